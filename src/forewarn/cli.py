@@ -1,0 +1,27 @@
+"""The ``forewarn`` command: one entry point for operators, analysts and the demo.
+
+Each command group lives in ``forewarn.commands.<name>``; this module only assembles them,
+so a command's code sits beside nothing but other command code.
+"""
+
+from __future__ import annotations
+
+import click
+
+from forewarn import __version__
+from forewarn.commands import db, kafka
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="forewarn")
+def main() -> None:
+    """forewarn: tell customers about outages before they open a ticket.
+
+    Configuration comes from FOREWARN_* environment variables (FOREWARN_KAFKA,
+    FOREWARN_CLICKHOUSE, FOREWARN_DATA_DIR, ...); see README.md.
+    """
+
+
+main.add_command(kafka.kafka)
+main.add_command(db.db)
+main.add_command(db.sql)

@@ -1,0 +1,127 @@
+"""One validated settings object, read from the environment once at start-up.
+
+Everything configurable lives here so nothing deep in the code reads ``os.environ``;
+tests build a ``Settings`` directly instead of patching the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class KafkaSecurity(BaseModel):
+    """SASL/TLS settings passed through unchanged to every Kafka client."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+
+    def confluent(self) -> dict[str, str]:
+        """librdkafka property names (confluent-kafka)."""
+        conf = {"security.protocol": self.protocol}
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            conf["sasl.password"] = self.sasl_password
+        if self.ssl_cafile:
+            conf["ssl.ca.location"] = self.ssl_cafile
+        return conf
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 25
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    sender: str = "status@forewarn.example"
+    timeout_s: float = 10.0
+
+
+class Settings(BaseModel):
+    kafka: str = "127.0.0.1:9092"
+    kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    clickhouse: str = ""
+    data_dir: Path = Path(".forewarn")
+    topic_prefix: str = "forewarn."
+    app_id: str = "forewarn"
+    partitions: int = Field(default=4, ge=1)
+    dry_run: bool = False
+    status_page_url: str = "https://status.example.com"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    pseudonym_key: str = "forewarn-default-pseudonym-key"
+    max_payload_bytes: int = 1024 * 1024
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix_is_topic_safe(cls, value: str) -> str:
+        allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        if not set(value) <= allowed:
+            raise ValueError(f"topic prefix {value!r} may hold only letters, digits, '.', '_' and '-'")
+        return value
+
+    @property
+    def clickhouse_dsn(self) -> str:
+        """The embedded engine under the data dir unless a server DSN was given."""
+        return self.clickhouse or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from ``FOREWARN_*`` variables; explicit overrides win."""
+        e = os.environ if env is None else env
+        values: dict[str, object] = {}
+        simple = {
+            "FOREWARN_KAFKA": "kafka",
+            "FOREWARN_CLICKHOUSE": "clickhouse",
+            "FOREWARN_DATA_DIR": "data_dir",
+            "FOREWARN_TOPIC_PREFIX": "topic_prefix",
+            "FOREWARN_APP_ID": "app_id",
+            "FOREWARN_PARTITIONS": "partitions",
+            "FOREWARN_DRY_RUN": "dry_run",
+            "FOREWARN_STATUS_PAGE_URL": "status_page_url",
+            "FOREWARN_WEB_HOST": "web_host",
+            "FOREWARN_WEB_PORT": "web_port",
+            "FOREWARN_PSEUDONYM_KEY": "pseudonym_key",
+        }
+        for var, field in simple.items():
+            if var in e:
+                values[field] = e[var]
+        security = {
+            k: e[v]
+            for k, v in {
+                "protocol": "FOREWARN_KAFKA_SECURITY_PROTOCOL",
+                "sasl_mechanism": "FOREWARN_KAFKA_SASL_MECHANISM",
+                "sasl_username": "FOREWARN_KAFKA_SASL_USERNAME",
+                "sasl_password": "FOREWARN_KAFKA_SASL_PASSWORD",
+                "ssl_cafile": "FOREWARN_KAFKA_SSL_CAFILE",
+            }.items()
+            if v in e
+        }
+        if security:
+            values["kafka_security"] = security
+        smtp = {
+            k: e[v]
+            for k, v in {
+                "host": "FOREWARN_SMTP_HOST",
+                "port": "FOREWARN_SMTP_PORT",
+                "starttls": "FOREWARN_SMTP_STARTTLS",
+                "username": "FOREWARN_SMTP_USERNAME",
+                "password": "FOREWARN_SMTP_PASSWORD",
+                "sender": "FOREWARN_SMTP_SENDER",
+            }.items()
+            if v in e
+        }
+        if smtp:
+            values["smtp"] = smtp
+        values.update(overrides)
+        return cls.model_validate(values)

@@ -1,0 +1,1 @@
+"""forewarn.sinks."""

@@ -1,0 +1,84 @@
+"""Audit records for every decision and send, built from the records that caused them.
+
+Ids are deterministic so a replayed decision lands on the same ClickHouse row; customers
+appear only as a keyed pseudonym, never as an address.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from forewarn.processors.ids import pseudonymise, stable_id
+from forewarn.schemas.models import AuditRecord, DeadLetter, DeliveryReceipt, Incident, NotificationCommand
+
+
+class AuditTrail:
+    def __init__(self, pseudonym_key: str) -> None:
+        self._key = pseudonym_key
+
+    def incident(self, incident: Incident, now: datetime) -> AuditRecord:
+        return AuditRecord(
+            audit_id=stable_id("correlate", incident.incident_id, incident.version),
+            recorded_at=now,
+            stage="correlate",
+            action=incident.change,
+            incident_id=incident.incident_id,
+            incident_version=incident.version,
+            severity=incident.severity.value,
+            kind=incident.kind.value,
+            phase=incident.phase.value,
+            rule=incident.rule,
+            signal_at=incident.first_signal_at,
+            detail={"dedup_key": incident.dedup_key, "title": incident.title},
+        )
+
+    def command(self, command: NotificationCommand, now: datetime) -> AuditRecord:
+        return AuditRecord(
+            audit_id=stable_id("target", command.notification_id),
+            recorded_at=now,
+            stage="target",
+            action="drafted",
+            incident_id=command.incident_id,
+            incident_version=command.incident_version,
+            notification_id=command.notification_id,
+            customer_ref=pseudonymise(command.customer_id, self._key),
+            channel=command.channel.value,
+            severity=command.severity.value,
+            kind=command.kind.value,
+            phase=command.phase.value,
+            signal_at=command.signal_at,
+            draft_source=command.draft_source.value,
+            draft_version=command.draft_version,
+            detail={"template": command.template, "language": command.language},
+        )
+
+    def receipt(self, receipt: DeliveryReceipt, now: datetime) -> AuditRecord:
+        return AuditRecord(
+            audit_id=stable_id("deliver", receipt.notification_id, receipt.status.value),
+            recorded_at=now,
+            stage="deliver",
+            action=receipt.status.value,
+            incident_id=receipt.incident_id,
+            incident_version=receipt.incident_version,
+            notification_id=receipt.notification_id,
+            customer_ref=pseudonymise(receipt.customer_id, self._key),
+            channel=receipt.channel.value,
+            sent_at=receipt.sent_at,
+            provider_response=receipt.provider_response,
+            detail={"provider": receipt.provider, "attempts": str(receipt.attempts)},
+        )
+
+    def dead_letter(self, letter: DeadLetter) -> AuditRecord:
+        return AuditRecord(
+            audit_id=stable_id("deadletter", letter.topic, letter.partition, letter.offset, letter.stage),
+            recorded_at=letter.failed_at,
+            stage=letter.stage,
+            action="dead_lettered",
+            detail={
+                "topic": letter.topic,
+                "partition": str(letter.partition),
+                "offset": str(letter.offset),
+                "error_type": letter.error_type,
+                "reason": letter.reason[:1000],
+            },
+        )

@@ -1,0 +1,229 @@
+"""Publishing records and watching consumer progress from outside the workers.
+
+Used by the CLI (`forewarn produce`, `customers load`), the demo and the tests, so all of
+them key and partition records exactly the way the pipeline expects.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from pydantic import ValidationError
+
+from forewarn.config import Settings
+from forewarn.schemas.codec import encode
+from forewarn.schemas.models import MODELS, RawSignal, Record
+from forewarn.topics import BY_NAME, TopicNames
+
+
+class InputError(ValueError):
+    """A line of input that can't be published; the message names the file and line."""
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": settings.kafka,
+        # murmur2 is what Java clients and aiokafka (Faust) use, so a key lands on the
+        # same partition whoever produced it.
+        "partitioner": "murmur2_random",
+        "enable.idempotence": True,
+        "linger.ms": 5,
+        **settings.kafka_security.confluent(),
+    }
+
+
+def record_key(short_topic: str, record: Record) -> bytes | None:
+    """The partitioning key each topic's contract documents."""
+    r: Any = record
+    match short_topic:
+        case "raw":
+            return None
+        case "events":
+            return f"{r.service}|{r.region}".encode()
+        case "incidents":
+            return str(r.incident_id).encode()
+        case "customers":
+            return str(r.customer_id).encode()
+        case "approvals":
+            return str(r.approval_id).encode()
+        case "audit":
+            return str(r.audit_id).encode()
+        case "receipts":
+            return str(r.notification_id).encode()
+        case "targeting":
+            return str(r.request_id).encode()
+        case "deadletter":
+            return None
+    if short_topic.startswith("notify."):
+        return str(r.notification_id).encode()
+    return None
+
+
+def raw_signal_from_json(obj: Any) -> RawSignal:
+    """`{"source", "received_at", "body"}`: body is the source's native payload.
+
+    A JSON object or array body is published as compact JSON; a string body is published
+    as its UTF-8 bytes unchanged, so non-JSON or deliberately malformed payloads replay exactly.
+    """
+    if not isinstance(obj, dict):
+        raise InputError(f"expected an object with source, received_at and body, got {type(obj).__name__}")
+    missing = [k for k in ("source", "received_at", "body") if k not in obj]
+    if missing:
+        raise InputError(f"missing {', '.join(missing)}")
+    body = obj["body"]
+    data = body.encode() if isinstance(body, str) else json.dumps(body, separators=(",", ":")).encode()
+    try:
+        received_at = datetime.fromisoformat(str(obj["received_at"]).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"received_at {obj['received_at']!r} is not RFC 3339") from exc
+    try:
+        return RawSignal(source=str(obj["source"]), received_at=received_at, body=data, origin=obj.get("origin"))
+    except ValidationError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def record_from_json(short_topic: str, obj: Any) -> Record:
+    if short_topic == "raw":
+        return raw_signal_from_json(obj)
+    model = MODELS[BY_NAME[short_topic].schema]
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise InputError(problems) from exc
+
+
+def read_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) per non-blank line; a bad line raises InputError naming it."""
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{lineno}: not JSON: {exc.msg} at column {exc.colno}") from exc
+
+
+@dataclass
+class Publisher:
+    """A confluent-kafka producer that speaks forewarn's topics and wire format."""
+
+    settings: Settings
+
+    def __post_init__(self) -> None:
+        self.names = TopicNames(self.settings.topic_prefix)
+        self._producer = Producer(producer_config(self.settings))
+        self._errors: list[str] = []
+
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self._errors.append(f"{msg.topic()}: {err}")
+
+    def send_bytes(
+        self, short_topic: str, value: bytes | None, key: bytes | None = None, partition: int | None = None
+    ) -> None:
+        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self._on_delivery}
+        if partition is not None:
+            kwargs["partition"] = partition
+        while True:
+            try:
+                self._producer.produce(self.names(short_topic), **kwargs)
+                break
+            except BufferError:
+                self._producer.poll(0.1)  # local queue full: let deliveries drain
+        self._producer.poll(0)
+
+    def send(self, short_topic: str, record: Record, key: bytes | None = None) -> None:
+        self.send_bytes(short_topic, encode(record), key if key is not None else record_key(short_topic, record))
+
+    def flush(self, timeout_s: float = 30.0) -> None:
+        remaining = self._producer.flush(timeout_s)
+        if remaining:
+            raise KafkaException(f"{remaining} records not acknowledged by {self.settings.kafka} in {timeout_s}s")
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise KafkaException(f"{len(errors)} records failed: {errors[:3]}")
+
+
+def group_lag(settings: Settings, group: str, short_topics: Iterable[str]) -> int:
+    """Records in the topics not yet committed by the consumer group (all, if it never committed)."""
+    names = TopicNames(settings.topic_prefix)
+    conf = {
+        "bootstrap.servers": settings.kafka,
+        "group.id": group,
+        "enable.auto.commit": False,
+        **settings.kafka_security.confluent(),
+    }
+    consumer = Consumer(conf)
+    try:
+        lag = 0
+        for short in short_topics:
+            topic = names(short)
+            meta = consumer.list_topics(topic, timeout=10).topics[topic]
+            tps = [TopicPartition(topic, p) for p in meta.partitions]
+            committed = consumer.committed(tps, timeout=10)
+            for tp in committed:
+                low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
+                done = tp.offset if tp.offset >= 0 else low
+                lag += max(0, high - done)
+        return lag
+    finally:
+        consumer.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.2) -> None:
+    """Poll a condition until it holds or the deadline passes (then say what never happened)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if condition():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(interval_s)
+
+
+def read_topic(settings: Settings, short_topic: str, timeout_s: float = 5.0) -> list[Any]:
+    """Every record currently in a topic (from the beginning to the high watermark)."""
+    names = TopicNames(settings.topic_prefix)
+    topic = names(short_topic)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka,
+            "group.id": f"forewarn-read-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            **settings.kafka_security.confluent(),
+        }
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends: dict[int, int] = {}
+        tps = []
+        for p in meta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            if high > low:
+                ends[p] = high
+                tps.append(TopicPartition(topic, p, low))
+        if not tps:
+            return []
+        consumer.assign(tps)
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while ends and time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None or msg.error():
+                continue
+            out.append(msg)
+            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                ends.pop(msg.partition(), None)
+        return out
+    finally:
+        consumer.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from forewarn import __version__
-from forewarn.commands import db, kafka
+from forewarn.commands import db, demo, io, kafka, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -25,3 +25,7 @@ def main() -> None:
 main.add_command(kafka.kafka)
 main.add_command(db.db)
 main.add_command(db.sql)
+main.add_command(io.produce)
+main.add_command(io.tail)
+main.add_command(worker.worker)
+main.add_command(demo.demo)

@@ -75,6 +75,41 @@ class Settings(BaseModel):
         """The embedded engine under the data dir unless a server DSN was given."""
         return self.clickhouse or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
 
+    def to_env(self) -> dict[str, str]:
+        """The ``FOREWARN_*`` variables that rebuild these settings in a child process."""
+        env = {
+            "FOREWARN_KAFKA": self.kafka,
+            "FOREWARN_CLICKHOUSE": self.clickhouse_dsn,
+            "FOREWARN_DATA_DIR": str(self.data_dir),
+            "FOREWARN_TOPIC_PREFIX": self.topic_prefix,
+            "FOREWARN_APP_ID": self.app_id,
+            "FOREWARN_PARTITIONS": str(self.partitions),
+            "FOREWARN_DRY_RUN": "true" if self.dry_run else "false",
+            "FOREWARN_STATUS_PAGE_URL": self.status_page_url,
+            "FOREWARN_WEB_HOST": self.web_host,
+            "FOREWARN_WEB_PORT": str(self.web_port),
+            "FOREWARN_PSEUDONYM_KEY": self.pseudonym_key,
+            "FOREWARN_SMTP_HOST": self.smtp.host,
+            "FOREWARN_SMTP_PORT": str(self.smtp.port),
+            "FOREWARN_SMTP_STARTTLS": "true" if self.smtp.starttls else "false",
+            "FOREWARN_SMTP_SENDER": self.smtp.sender,
+        }
+        if self.smtp.username:
+            env["FOREWARN_SMTP_USERNAME"] = self.smtp.username
+        if self.smtp.password:
+            env["FOREWARN_SMTP_PASSWORD"] = self.smtp.password
+        sec = self.kafka_security
+        for var, value in {
+            "FOREWARN_KAFKA_SECURITY_PROTOCOL": sec.protocol,
+            "FOREWARN_KAFKA_SASL_MECHANISM": sec.sasl_mechanism,
+            "FOREWARN_KAFKA_SASL_USERNAME": sec.sasl_username,
+            "FOREWARN_KAFKA_SASL_PASSWORD": sec.sasl_password,
+            "FOREWARN_KAFKA_SSL_CAFILE": sec.ssl_cafile,
+        }.items():
+            if value:
+                env[var] = value
+        return env
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Build settings from ``FOREWARN_*`` variables; explicit overrides win."""

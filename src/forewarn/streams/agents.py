@@ -57,13 +57,13 @@ def register(app: faust.App, w: Wiring, roles: frozenset[str], warehouse: Any | 
         async def audit_writer(stream: Any) -> None:
             async for events in stream.take_events(AUDIT_BATCH, within=AUDIT_WITHIN_S):
                 records = await decode_events(w, events, AuditRecord, "audit")
-                await retry_forever("audit insert", warehouse.write_audit, records)
+                await retry_forever("audit insert", warehouse.write, records)
 
         @app.agent(t["incidents"], name="incident-writer")
         async def incident_writer(stream: Any) -> None:
             async for events in stream.take_events(AUDIT_BATCH, within=AUDIT_WITHIN_S):
                 records = await decode_events(w, events, Incident, "audit")
-                await retry_forever("incident insert", warehouse.write_incidents, records)
+                await retry_forever("incident insert", warehouse.write, records)
 
 
 def register_sink(app: faust.App, w: Wiring, channel: str) -> None:

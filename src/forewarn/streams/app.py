@@ -17,8 +17,11 @@ from faust.types import TP
 
 from forewarn.clock import Clock, SystemClock
 from forewarn.config import Settings
+from forewarn.db.client import open_clickhouse
+from forewarn.db.migrations import migrate
 from forewarn.policy import Policy
 from forewarn.sinks.base import Deliverer, Outbox, SqliteDeliveredStore
+from forewarn.sinks.clickhouse import AuditStore
 from forewarn.sinks.email import EmailSink
 from forewarn.streams.agents import AUDIT, ROLES, SINKS, register
 from forewarn.streams.topics import Topics
@@ -137,10 +140,10 @@ def run_worker(
     """Run until SIGTERM/SIGINT; the audit role owns the embedded ClickHouse for its lifetime."""
     warehouse = None
     if AUDIT in roles:
-        from forewarn.sinks.clickhouse import open_audit_store
-
-        warehouse = open_audit_store(settings.clickhouse_dsn)
-    app, _ = create_app(settings, policy=policy, roles=roles, warehouse=warehouse)
+        warehouse = open_clickhouse(settings.clickhouse_dsn)
+        migrate(warehouse)
+    store = AuditStore(warehouse) if warehouse is not None else None
+    app, _ = create_app(settings, policy=policy, roles=roles, warehouse=store)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

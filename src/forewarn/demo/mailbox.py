@@ -1,0 +1,76 @@
+"""A real SMTP server on loopback that keeps what it receives (aiosmtpd).
+
+The demo and the tests deliver to it exactly as production delivers to a mail relay,
+so the email path is exercised end to end, SMTP conversation included.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Handler:
+    def __init__(self, box: Mailbox) -> None:
+        self.box = box
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.box.reject_with is not None:
+            return self.box.reject_with
+        msg = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        with self.box.lock:
+            self.box.messages.append(msg)
+            self.box.envelopes.append(list(envelope.rcpt_tos))
+        return "250 Message accepted for delivery"
+
+
+class Mailbox:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.host = host
+        self.port = port or free_port()
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[list[str]] = []
+        self.lock = threading.Lock()
+        self.reject_with: str | None = None  # e.g. "451 try later", to test retries
+        self._controller = Controller(_Handler(self), hostname=host, port=self.port)
+
+    def start(self) -> Mailbox:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> Mailbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def snapshot(self) -> list[EmailMessage]:
+        with self.lock:
+            return list(self.messages)
+
+    def wait_for(self, count: int, timeout_s: float) -> list[EmailMessage]:
+        """Block until at least ``count`` messages arrived, or raise with how many did."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            got = self.snapshot()
+            if len(got) >= count:
+                return got
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"expected {count} emails within {timeout_s:.0f}s, got {len(got)}")
+            time.sleep(0.1)

@@ -1,0 +1,61 @@
+"""Small builders for test records, so each test states only what matters to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from forewarn.processors.ids import stable_id
+from forewarn.schemas.models import Contacts, CustomerSegment, ObservabilityEvent, SignalStatus
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def event(
+    status: str = "firing",
+    *,
+    minute: int = 0,
+    service: str = "payments",
+    region: str = "eu-west",
+    symptom: str = "outage",
+    severity: str = "critical",
+    **extra: Any,
+) -> ObservabilityEvent:
+    at = T0 + timedelta(minutes=minute)
+    fields: dict[str, Any] = {
+        "event_id": stable_id(service, region, symptom, status, minute),
+        "source": "alertmanager",
+        "source_ref": "fp1",
+        "service": service,
+        "region": region,
+        "symptom": symptom,
+        "status": SignalStatus(status),
+        "severity": severity,
+        "summary": "Payments API down",
+        "occurred_at": at,
+        "received_at": at,
+    }
+    fields.update(extra)
+    return ObservabilityEvent(**fields)
+
+
+def customer(
+    cid: str = "c1",
+    *,
+    regions: tuple[str, ...] = ("eu-west",),
+    plan: str = "pro",
+    enterprise: bool = False,
+    **extra: Any,
+) -> CustomerSegment:
+    fields: dict[str, Any] = {
+        "customer_id": cid,
+        "account_name": f"{cid} GmbH",
+        "plan": plan,
+        "enterprise": enterprise,
+        "regions": list(regions),
+        "features": ["payments"],
+        "contacts": Contacts(emails=[f"ops@{cid}.example"], phones=["+4915112345678"], inapp_user_ids=["u1"]),
+        "updated_at": T0,
+    }
+    fields.update(extra)
+    return CustomerSegment(**fields)

@@ -6,7 +6,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from forewarn.processors.ids import stable_id
-from forewarn.schemas.models import Contacts, CustomerSegment, ObservabilityEvent, SignalStatus
+from forewarn.schemas.models import (
+    Channel,
+    Contacts,
+    CustomerSegment,
+    IncidentKind,
+    NotificationCommand,
+    ObservabilityEvent,
+    Phase,
+    Severity,
+    SignalStatus,
+)
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -59,3 +69,20 @@ def customer(
     }
     fields.update(extra)
     return CustomerSegment(**fields)
+
+
+def command(nid: str = "ntf_1", dry_run: bool = False) -> NotificationCommand:
+    return NotificationCommand(
+        notification_id=nid,
+        incident_id="inc",
+        incident_version=1,
+        customer_id="c1",
+        channel=Channel.email,
+        recipients=["ops@c1.example"],
+        text="hi",
+        severity=Severity.P1,
+        kind=IncidentKind.regional_outage,
+        phase=Phase.investigating,
+        created_at=T0,
+        dry_run=dry_run,
+    )

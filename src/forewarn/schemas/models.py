@@ -2,29 +2,53 @@
 
 The Avro files are the contract; these models exist so Python code gets validation and
 type checking. ``tests/schemas/test_models_match_avsc.py`` fails the build if they drift.
-Timestamps are timezone-aware UTC datetimes (Avro ``timestamp-millis``).
+Timestamps are timezone-aware UTC datetimes in whole milliseconds (Avro ``timestamp-millis``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC, aware ones moved to UTC, both cut to the millisecond.
+
+    Event time must never shift with the host's zone, and the wire keeps only the instant in
+    whole milliseconds (rounded down, as fastavro does): a record built in memory therefore
+    equals the same record read back from Kafka, so a replay sees exactly what the live run saw.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    elif value.tzinfo is not UTC:
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError(f"{value.isoformat()} has no UTC equivalent within datetime's range") from None
+    if value.microsecond % 1000:
+        value = value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+    return value
+
+
+#: Avro ``timestamp-millis``. Applied per value, so it also covers map and union members.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+#: Avro ``int``: fastavro would write a larger Python int without complaint, and a Java
+#: consumer of the same topic would then fail on the record.
+Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
+#: Avro ``long``: rejected at construction rather than as an OverflowError at encode time.
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
 
 class Record(BaseModel):
     """Base of every wire record: immutable, strict about unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _utc(cls, value: object) -> object:
-        """Naive datetimes are taken as UTC so event time never shifts with the host's zone."""
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
 
 
 class SignalStatus(StrEnum):
@@ -90,7 +114,7 @@ class DeliveryStatus(StrEnum):
 
 class RawSignal(Record):
     source: str
-    received_at: datetime
+    received_at: UtcDatetime
     body: bytes
     content_type: str = "application/json"
     origin: str | None = None
@@ -112,13 +136,13 @@ class ObservabilityEvent(Record):
     labels: dict[str, str] = Field(default_factory=dict)
     flags: list[str] = Field(default_factory=list)
     customer_id: str | None = None
-    occurred_at: datetime
-    received_at: datetime
+    occurred_at: UtcDatetime
+    received_at: UtcDatetime
 
 
 class Incident(Record):
     incident_id: str
-    version: int
+    version: Int64
     dedup_key: str
     title: str
     service: str
@@ -129,12 +153,12 @@ class Incident(Record):
     kind: IncidentKind
     change: str
     internal: bool = False
-    opened_at: datetime
-    updated_at: datetime
-    first_signal_at: datetime
-    resolved_at: datetime | None = None
-    eta: datetime | None = None
-    next_update_at: datetime | None = None
+    opened_at: UtcDatetime
+    updated_at: UtcDatetime
+    first_signal_at: UtcDatetime
+    resolved_at: UtcDatetime | None = None
+    eta: UtcDatetime | None = None
+    next_update_at: UtcDatetime | None = None
     cause: str | None = None
     summary: str = ""
     rule: str | None = None
@@ -164,15 +188,15 @@ class CustomerSegment(Record):
     language: str = "en"
     timezone: str = "UTC"
     contacts: Contacts
-    last_active: dict[str, datetime] = Field(default_factory=dict)
+    last_active: dict[str, UtcDatetime] = Field(default_factory=dict)
     slo: float | None = None
-    updated_at: datetime
+    updated_at: UtcDatetime
 
 
 class NotificationCommand(Record):
     notification_id: str
     incident_id: str
-    incident_version: int
+    incident_version: Int64
     customer_id: str
     channel: Channel
     language: str = "en"
@@ -185,18 +209,18 @@ class NotificationCommand(Record):
     phase: Phase
     template: str = ""
     draft_source: DraftSource = DraftSource.template
-    draft_version: int = 1
+    draft_version: Int32 = 1
     approval_id: str | None = None
     dry_run: bool = False
-    signal_at: datetime | None = None
-    created_at: datetime
+    signal_at: UtcDatetime | None = None
+    created_at: UtcDatetime
     metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class Approval(Record):
     approval_id: str
     incident_id: str
-    incident_version: int
+    incident_version: Int64
     status: ApprovalStatus
     category: str
     reason: str = ""
@@ -204,31 +228,31 @@ class Approval(Record):
     verdicts: list[str] = Field(default_factory=list)
     approver: str | None = None
     edited: bool = False
-    requested_at: datetime
-    decided_at: datetime | None = None
+    requested_at: UtcDatetime
+    decided_at: UtcDatetime | None = None
 
 
 class DeliveryReceipt(Record):
     notification_id: str
     incident_id: str
-    incident_version: int
+    incident_version: Int64
     customer_id: str
     channel: Channel
     status: DeliveryStatus
-    attempts: int = 1
+    attempts: Int32 = 1
     provider: str = ""
     provider_response: str = ""
     provider_message_id: str | None = None
-    sent_at: datetime
+    sent_at: UtcDatetime
 
 
 class AuditRecord(Record):
     audit_id: str
-    recorded_at: datetime
+    recorded_at: UtcDatetime
     stage: str
     action: str
     incident_id: str | None = None
-    incident_version: int | None = None
+    incident_version: Int64 | None = None
     notification_id: str | None = None
     customer_ref: str | None = None
     channel: str | None = None
@@ -236,37 +260,37 @@ class AuditRecord(Record):
     kind: str | None = None
     phase: str | None = None
     rule: str | None = None
-    signal_at: datetime | None = None
+    signal_at: UtcDatetime | None = None
     draft_source: str | None = None
-    draft_version: int | None = None
+    draft_version: Int32 | None = None
     verdicts: list[str] = Field(default_factory=list)
     approver: str | None = None
-    sent_at: datetime | None = None
+    sent_at: UtcDatetime | None = None
     provider_response: str | None = None
     detail: dict[str, str] = Field(default_factory=dict)
 
 
 class DeadLetter(Record):
     topic: str
-    partition: int
-    offset: int
+    partition: Int32
+    offset: Int64
     key: bytes | None = None
     value: bytes | None = None
     stage: str
     error_type: str
     reason: str
-    failed_at: datetime
+    failed_at: UtcDatetime
 
 
 class TargetingRequest(Record):
     request_id: str
-    partition: int
+    partition: Int32
     incident: Incident
     channels: list[Channel] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     plans: list[str] = Field(default_factory=list)
     features: list[str] = Field(default_factory=list)
-    active_within_hours: int | None = None
+    active_within_hours: Int32 | None = None
     customer_id: str | None = None
 
 

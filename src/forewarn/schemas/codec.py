@@ -1,0 +1,312 @@
+"""Records on the wire: Confluent framing around schemaless Avro, checked against the models.
+
+A record is ``0x00`` + the 4-byte big-endian schema id from ``schemas/registry.json`` + the
+Avro body, so consumers outside forewarn (or a Schema Registry later) read it without us.
+Every schema is parsed once, on first use; the hot path is one dict lookup, one fastavro call
+and one pydantic validation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Literal, TypeVar, cast, get_args
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from pydantic import BaseModel, ValidationError
+
+from forewarn.schemas.models import MODELS, Record
+
+__all__ = [
+    "DecodeError",
+    "ErrorType",
+    "avro_schema_json",
+    "decode",
+    "decode_any",
+    "encode",
+    "parsed_schema",
+    "schema_id",
+]
+
+T = TypeVar("T", bound=Record)
+ErrorType = Literal["undecodable", "wrong_type", "invalid"]
+
+MAGIC = 0
+_HEADER_SIZE = 5
+_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
+_NAMED = frozenset({"record", "error", "enum", "fixed"})
+
+
+class DecodeError(ValueError):
+    """Bad input, classified the way ``DeadLetter.error_type`` records it.
+
+    The pipeline dead-letters rather than crashes, so the reason has to carry enough (the ids
+    and names involved) for someone to act on the dead letter without the original process.
+    """
+
+    def __init__(self, reason: str, error_type: ErrorType) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error_type: ErrorType = error_type
+
+    def __reduce__(self) -> tuple[type[DecodeError], tuple[str, ErrorType]]:
+        return DecodeError, (self.reason, self.error_type)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """Everything per schema that would otherwise be recomputed on each record."""
+
+    schema_id: int
+    name: str
+    model: type[Record]
+    parsed: dict[str, Any]
+    header: bytes
+    #: Nested models are not mappings fastavro can read, so only those records need a dump.
+    needs_dump: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Registry:
+    by_id: dict[int, _Entry]
+    by_model: dict[type[Record], _Entry]
+    #: Full name -> its definition as written, with the namespace it was written in.
+    definitions: dict[str, tuple[dict[str, Any], str]]
+
+
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def schema_dir(package_dir: Path = _PACKAGE_DIR) -> Path:
+    """The installed wheel carries the schemas as ``forewarn/_avsc``; an editable install
+    (``src/forewarn`` in the repo) reads the repo's ``schemas/`` so edits apply at once."""
+    candidates = (package_dir / "_avsc", package_dir.parent.parent / "schemas")
+    for candidate in candidates:
+        if (candidate / "registry.json").is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise FileNotFoundError(f"no Avro schemas with a registry.json in: {looked}")
+
+
+@cache
+def _registry() -> _Registry:
+    return _load(schema_dir())
+
+
+def _load(directory: Path) -> _Registry:
+    listing = json.loads((directory / "registry.json").read_text(encoding="utf-8"))
+    named: dict[str, Any] = {}
+    definitions: dict[str, tuple[dict[str, Any], str]] = {}
+    by_id: dict[int, _Entry] = {}
+    by_model: dict[type[Record], _Entry] = {}
+    for item in listing["schemas"]:
+        where = directory / item["file"]
+        raw = json.loads(where.read_text(encoding="utf-8"))
+        parsed = parse_schema(raw, named)
+        if not isinstance(parsed, dict) or parsed.get("type") != "record":
+            raise ValueError(f"{where}: a wire schema must be a record")
+        sid, name = int(item["id"]), item["name"]
+        if parsed["name"] != name:
+            raise ValueError(f"{where}: defines {parsed['name']}, registry.json says {name}")
+        if name not in MODELS:
+            raise ValueError(f"{where}: {name} has no model in forewarn.schemas.models.MODELS")
+        if sid in by_id or not 0 <= sid < 2**32:
+            raise ValueError(f"{directory / 'registry.json'}: id {sid} for {name} is reused or out of range")
+        model = MODELS[name]
+        if model in by_model:
+            # An old version (schemas/history/) needs reader-schema resolution and its own
+            # named types; nothing needs that yet, so fail loudly rather than misread.
+            raise ValueError(
+                f"{directory / 'registry.json'}: {name} is listed twice; the codec cannot read old versions yet"
+            )
+        _collect_definitions(raw, "", definitions)
+        entry = _Entry(sid, name, model, parsed, bytes([MAGIC]) + sid.to_bytes(4, "big"), _nests(model))
+        by_id[sid] = by_model[model] = entry
+    return _Registry(by_id, by_model, definitions)
+
+
+def _nests(model: type[BaseModel]) -> bool:
+    def holds_model(annotation: Any) -> bool:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return True
+        return any(holds_model(arg) for arg in get_args(annotation))
+
+    return any(holds_model(field.annotation) for field in model.model_fields.values())
+
+
+def _entry(model: type[Record]) -> _Entry:
+    try:
+        return _registry().by_model[model]
+    except KeyError:
+        raise TypeError(f"{model.__name__} has no schema id in schemas/registry.json") from None
+
+
+# -- the wire ---------------------------------------------------------------------------
+
+
+def encode(record: Record) -> bytes:
+    """Bytes for Kafka: ``0x00``, the schema id, the Avro body."""
+    entry = _entry(type(record))
+    # Validated models already hold what fastavro wants: enums are str, datetimes are aware.
+    # A flat record's own __dict__ is a mapping fastavro reads without a copy.
+    datum = record.model_dump() if entry.needs_dump else record.__dict__
+    out = BytesIO()
+    out.write(entry.header)
+    schemaless_writer(out, entry.parsed, datum)
+    return out.getvalue()
+
+
+def decode(data: bytes, model: type[T]) -> T:
+    """The record in ``data``, which must be a ``model``; anything else is a DecodeError."""
+    expected = _entry(model)
+    entry = _framed_entry(data)
+    if entry is not expected:
+        raise DecodeError(
+            f"schema id {entry.schema_id} is {entry.name}, expected {expected.name} (id {expected.schema_id})",
+            "wrong_type",
+        )
+    return _validate(model, _read_body(data, entry), entry)
+
+
+def decode_any(data: bytes) -> Record:
+    """The record in ``data``, typed by its schema id: for topics and tools that mix types."""
+    entry = _framed_entry(data)
+    return _validate(entry.model, _read_body(data, entry), entry)
+
+
+def _framed_entry(data: bytes) -> _Entry:
+    if len(data) < _HEADER_SIZE:
+        raise DecodeError(f"{len(data)} bytes is shorter than the {_HEADER_SIZE}-byte wire header", "undecodable")
+    if data[0] != MAGIC:
+        hint = " (looks like JSON, not Avro)" if data[:1] in (b"{", b"[") else ""
+        raise DecodeError(f"magic byte 0x{data[0]:02x}, expected 0x00{hint}", "undecodable")
+    sid = int.from_bytes(data[1:_HEADER_SIZE], "big")
+    entry = _registry().by_id.get(sid)
+    if entry is None:
+        known = sorted(_registry().by_id)
+        raise DecodeError(f"unknown schema id {sid}; known ids {known[0]}..{known[-1]}", "undecodable")
+    return entry
+
+
+def _read_body(data: bytes, entry: _Entry) -> dict[str, Any]:
+    stream = BytesIO(data)
+    stream.seek(_HEADER_SIZE)
+    try:
+        body = cast(dict[str, Any], schemaless_reader(stream, entry.parsed, None))
+    except Exception as exc:  # any failure to parse untrusted bytes is the same verdict
+        # fastavro's EOF messages name the stream object, which tells a reader nothing.
+        why = "the data ends too early" if isinstance(exc, EOFError) else f"{type(exc).__name__}: {exc}"
+        raise DecodeError(
+            f"{entry.name} (id {entry.schema_id}) body breaks at byte {stream.tell()} of {len(data)}: {why}",
+            "undecodable",
+        ) from exc
+    if (read := stream.tell()) != len(data):
+        raise DecodeError(
+            f"{entry.name} (id {entry.schema_id}) ends at byte {read} of {len(data)}: "
+            "trailing bytes mean the writer used another schema",
+            "undecodable",
+        )
+    return body
+
+
+def _validate(model: type[T], body: dict[str, Any], entry: _Entry) -> T:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e['input']!r:.80})" for e in exc.errors()
+        )
+        raise DecodeError(f"{entry.name} (id {entry.schema_id}) is invalid: {problems}", "invalid") from exc
+
+
+# -- the schemas ------------------------------------------------------------------------
+
+
+def schema_id(model: type[Record]) -> int:
+    return _entry(model).schema_id
+
+
+def parsed_schema(model: type[Record]) -> dict[str, Any]:
+    """fastavro's parsed form; named types from other files resolve through it."""
+    return _entry(model).parsed
+
+
+@cache
+def avro_schema_json(model: type[Record]) -> str:
+    """The schema as one self-contained JSON document, for a Schema Registry.
+
+    A registry knows nothing of our other files, so every named type this schema borrows
+    (``io.forewarn.Severity``, a whole ``Incident``…) is written out at its first use and
+    referred to by full name after that. Docs and defaults stay: a registry's compatibility
+    checks depend on the defaults, which the Parsing Canonical Form would drop.
+    """
+    entry = _entry(model)
+    definitions = _registry().definitions
+    raw, namespace = definitions[entry.name]
+    expanded = _expand(raw, namespace, "", definitions, set())
+    return json.dumps(expanded, ensure_ascii=False, separators=(",", ":"))
+
+
+def _fullname(name: str, namespace: str) -> str:
+    return name if "." in name or not namespace else f"{namespace}.{name}"
+
+
+def _collect_definitions(schema: Any, namespace: str, out: dict[str, tuple[dict[str, Any], str]]) -> None:
+    if isinstance(schema, list):
+        for branch in schema:
+            _collect_definitions(branch, namespace, out)
+    elif isinstance(schema, dict):
+        kind = schema.get("type")
+        if kind in _NAMED:
+            namespace = schema.get("namespace", namespace)
+            full = _fullname(schema["name"], namespace)
+            namespace = full.rpartition(".")[0]
+            out[full] = (schema, namespace)
+        for field in schema.get("fields", ()):
+            _collect_definitions(field["type"], namespace, out)
+        for key in ("items", "values"):
+            if key in schema:
+                _collect_definitions(schema[key], namespace, out)
+        if not isinstance(kind, str):
+            _collect_definitions(kind, namespace, out)
+
+
+def _expand(
+    schema: Any,
+    namespace: str,
+    enclosing: str,
+    definitions: dict[str, tuple[dict[str, Any], str]],
+    written: set[str],
+) -> Any:
+    """``schema`` (written in ``namespace``) rewritten to stand alone inside ``enclosing``."""
+    if isinstance(schema, list):
+        return [_expand(branch, namespace, enclosing, definitions, written) for branch in schema]
+    if isinstance(schema, str):
+        if schema in _PRIMITIVES:
+            return schema
+        full = _fullname(schema, namespace)
+        if full in written:
+            return full
+        raw, home = definitions[full]
+        return _expand(raw, home, enclosing, definitions, written)
+    out = dict(schema)
+    kind = schema.get("type")
+    if kind in _NAMED:
+        namespace = _fullname(schema["name"], schema.get("namespace", namespace)).rpartition(".")[0]
+        written.add(_fullname(schema["name"], namespace))
+        if namespace != enclosing:
+            out["namespace"] = namespace
+        enclosing = namespace
+    if "fields" in schema:
+        out["fields"] = [
+            {**f, "type": _expand(f["type"], namespace, enclosing, definitions, written)} for f in schema["fields"]
+        ]
+    for key in ("items", "values"):
+        if key in schema:
+            out[key] = _expand(schema[key], namespace, enclosing, definitions, written)
+    if not isinstance(kind, str):
+        out["type"] = _expand(kind, namespace, enclosing, definitions, written)
+    return out

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from forewarn.config import Settings
 from forewarn.schemas.codec import encode
 from forewarn.schemas.models import MODELS, RawSignal, Record
-from forewarn.topics import BY_NAME, TopicNames
+from forewarn.topics import BY_NAME, OVERSIZE_HEADROOM_BYTES, TopicNames
 
 
 class InputError(ValueError):
@@ -36,6 +36,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "partitioner": "murmur2_random",
         "enable.idempotence": True,
         "linger.ms": 5,
+        "message.max.bytes": OVERSIZE_HEADROOM_BYTES,
         **settings.kafka_security.confluent(),
     }
 
@@ -222,8 +223,9 @@ def read_topic(settings: Settings, short_topic: str, timeout_s: float = 5.0) -> 
             if msg is None or msg.error():
                 continue
             out.append(msg)
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
+            partition, offset = msg.partition(), msg.offset()
+            if partition is not None and offset is not None and offset + 1 >= ends.get(partition, 0):
+                ends.pop(partition, None)
         return out
     finally:
         consumer.close()

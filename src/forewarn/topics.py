@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 CHANNELS: tuple[str, ...] = ("email", "inapp", "slack", "teams", "sms", "statuspage", "social", "helpdesk", "internal")
 
 WEEK_MS = 7 * 24 * 3600 * 1000
+#: Raw payloads over the 1 MiB limit must still reach the normaliser (and the dead-letter
+#: topic, original bytes included) rather than bounce off the broker unseen.
+OVERSIZE_HEADROOM_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -22,15 +25,20 @@ class TopicSpec:
     compacted: bool = False
     retention_ms: int = WEEK_MS
     partitions: int | None = None  # None: the deployment's default partition count
+    max_message_bytes: int | None = None  # None: the broker's default (1 MiB)
 
     def config(self) -> dict[str, str]:
         if self.compacted:
-            return {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "3600000"}
-        return {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+            conf = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "segment.ms": "3600000"}
+        else:
+            conf = {"cleanup.policy": "delete", "retention.ms": str(self.retention_ms)}
+        if self.max_message_bytes:
+            conf["max.message.bytes"] = str(self.max_message_bytes)
+        return conf
 
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("raw", "io.forewarn.RawSignal"),
+    TopicSpec("raw", "io.forewarn.RawSignal", max_message_bytes=OVERSIZE_HEADROOM_BYTES),
     TopicSpec("events", "io.forewarn.ObservabilityEvent"),
     TopicSpec("incidents", "io.forewarn.Incident", retention_ms=90 * 24 * 3600 * 1000),
     TopicSpec("customers", "io.forewarn.CustomerSegment", compacted=True),
@@ -39,7 +47,12 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("approvals", "io.forewarn.Approval", compacted=True),
     TopicSpec("receipts", "io.forewarn.DeliveryReceipt"),
     TopicSpec("audit", "io.forewarn.AuditRecord", retention_ms=30 * 24 * 3600 * 1000),
-    TopicSpec("deadletter", "io.forewarn.DeadLetter", retention_ms=30 * 24 * 3600 * 1000),
+    TopicSpec(
+        "deadletter",
+        "io.forewarn.DeadLetter",
+        retention_ms=30 * 24 * 3600 * 1000,
+        max_message_bytes=OVERSIZE_HEADROOM_BYTES,
+    ),
 )
 
 BY_NAME: dict[str, TopicSpec] = {t.name: t for t in TOPICS}

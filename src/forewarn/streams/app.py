@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import TP
 
 from forewarn.clock import Clock, SystemClock
 from forewarn.config import Settings
@@ -23,10 +22,15 @@ from forewarn.policy import Policy
 from forewarn.sinks.base import Deliverer, Outbox, SqliteDeliveredStore
 from forewarn.sinks.clickhouse import AuditStore
 from forewarn.sinks.email import EmailSink
-from forewarn.streams.agents import AUDIT, ROLES, SINKS, register
+from forewarn.streams import delivery, detect, ingest, recording, targeting
+from forewarn.streams.agents import AUDIT, PIPELINE, ROLES, SINKS
+from forewarn.streams.context import StreamContext
+from forewarn.streams.delivery import Delivery
+from forewarn.streams.detect import Detect
+from forewarn.streams.ingest import Ingest
+from forewarn.streams.targeting import Targeting
 from forewarn.streams.topics import Topics
-from forewarn.streams.wiring import Wiring
-from forewarn.topics import TopicNames
+from forewarn.topics import OVERSIZE_HEADROOM_BYTES, TopicNames
 
 log = logging.getLogger(__name__)
 
@@ -40,22 +44,6 @@ def _table(app: faust.App, name: str, partitions: int) -> Any:
         value_serializer="raw",
         partitions=partitions,
     )
-
-
-def partition_keys(table: Any) -> dict[int, Iterator[bytes]]:
-    """Keys of each active partition of a RocksDB-backed table.
-
-    Faust exposes no per-partition iteration, but its RocksDB store keeps one database
-    per partition; this is the one place that reaches into it.
-    """
-    store = table.data
-    actives = table.app.assignor.assigned_actives()
-    topic = table.changelog_topic_name
-    return {
-        partition: store._visible_keys(db)
-        for partition, db in list(store._dbs.items())
-        if TP(topic=topic, partition=partition) in actives
-    }
 
 
 def build_deliverers(settings: Settings, clock: Clock) -> dict[str, Deliverer]:
@@ -73,6 +61,17 @@ def build_deliverers(settings: Settings, clock: Clock) -> dict[str, Deliverer]:
     }
 
 
+@dataclass
+class Stages:
+    """The stage glue a worker runs (None where its role is off), for tests to inspect."""
+
+    ctx: StreamContext
+    ingest: Ingest | None = None
+    detect: Detect | None = None
+    targeting: Targeting | None = None
+    delivery: Delivery | None = None
+
+
 def create_app(
     settings: Settings,
     *,
@@ -80,7 +79,7 @@ def create_app(
     roles: frozenset[str] = ROLES,
     clock: Clock | None = None,
     warehouse: Any | None = None,
-) -> tuple[faust.App, Wiring]:
+) -> tuple[faust.App, Stages]:
     clock = clock or SystemClock()
     app = faust.App(
         settings.app_id,
@@ -95,26 +94,26 @@ def create_app(
         web_enabled=False,
         autodiscover=False,
         producer_acks=-1,
+        producer_max_request_size=OVERSIZE_HEADROOM_BYTES,
+        consumer_max_fetch_size=OVERSIZE_HEADROOM_BYTES,
     )
-    topics = Topics(app, TopicNames(settings.topic_prefix), settings.partitions)
-    deliverers = build_deliverers(settings, clock) if SINKS in roles else {}
-    wiring = Wiring(
-        settings,
-        policy or Policy(),
-        topics,
-        clock=clock,
-        open_incidents=_table(app, "open-incidents", settings.partitions),
-        customers=_table(app, "customers", settings.partitions),
-        deliverers=deliverers,
+    ctx = StreamContext(
+        settings, policy or Policy(), Topics(app, TopicNames(settings.topic_prefix), settings.partitions), clock
     )
-
-    @wiring.customers.on_recover
-    async def _rebuild_segment_index() -> None:
-        wiring.rebuild_index(partition_keys(wiring.customers))
-        log.info("segment index rebuilt: %d customers", len(wiring.index))
-
-    register(app, wiring, roles, warehouse if AUDIT in roles else None)
-    return app, wiring
+    stages = Stages(ctx)
+    if PIPELINE in roles:
+        stages.ingest = Ingest(ctx)
+        ingest.register(app, stages.ingest)
+        stages.detect = Detect(ctx, _table(app, "open-incidents", settings.partitions))
+        detect.register(app, stages.detect)
+        stages.targeting = Targeting(ctx, _table(app, "customers", settings.partitions))
+        targeting.register(app, stages.targeting)
+    if SINKS in roles:
+        stages.delivery = Delivery(ctx, build_deliverers(settings, clock))
+        delivery.register(app, stages.delivery)
+    if AUDIT in roles and warehouse is not None:
+        recording.register(app, ctx, warehouse.write)
+    return app, stages
 
 
 def _credentials(settings: Settings) -> Any:

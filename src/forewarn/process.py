@@ -48,6 +48,11 @@ class WorkerProcess:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def check(self) -> None:
+        """Raise with the log's tail if the worker has exited: waits use this to fail fast."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGTERM and wait: Faust commits offsets and closes the store on a clean stop."""
         if self.proc is None:

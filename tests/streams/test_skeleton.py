@@ -74,7 +74,7 @@ def test_alert_to_inbox_receipt_and_audit(pipeline: Settings, mailbox: Mailbox, 
     with WorkerProcess(pipeline, tmp_path / "worker.log") as worker:
         publisher.send("raw", raw_signal_from_json(alertmanager()))
         publisher.flush()
-        (mail,) = mailbox.wait_for(1, 90)
+        (mail,) = mailbox.wait_for(1, 90, worker.check)
         wait_quiet(pipeline, worker, 90)
     assert mail["To"] == "ops@c-eu.example"
     assert mail["Subject"].startswith("[P1] Investigating: Payments outage in EU-WEST")
@@ -119,7 +119,7 @@ def test_bad_input_is_dead_lettered_counted_and_never_stops_the_worker(
     with WorkerProcess(pipeline, tmp_path / "worker.log") as worker:
         publisher.send("raw", raw_signal_from_json(alertmanager()))  # a good one after all the bad ones
         publisher.flush()
-        mailbox.wait_for(1, 90)
+        mailbox.wait_for(1, 90, worker.check)
         wait_quiet(pipeline, worker, 90)
         assert worker.running
 

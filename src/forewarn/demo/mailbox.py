@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from email import message_from_bytes, policy
+from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
 
@@ -64,13 +65,19 @@ class Mailbox:
         with self.lock:
             return list(self.messages)
 
-    def wait_for(self, count: int, timeout_s: float) -> list[EmailMessage]:
-        """Block until at least ``count`` messages arrived, or raise with how many did."""
+    def wait_for(self, count: int, timeout_s: float, alive: Callable[[], None] | None = None) -> list[EmailMessage]:
+        """Block until at least ``count`` messages arrived, or raise with how many did.
+
+        ``alive`` is called on every poll and may raise (e.g. when the worker died), so a
+        crash fails the wait at once instead of at the deadline.
+        """
         deadline = time.monotonic() + timeout_s
         while True:
             got = self.snapshot()
             if len(got) >= count:
                 return got
+            if alive is not None:
+                alive()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"expected {count} emails within {timeout_s:.0f}s, got {len(got)}")
             time.sleep(0.1)

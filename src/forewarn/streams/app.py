@@ -38,10 +38,8 @@ log = logging.getLogger(__name__)
 def _table(app: faust.App, name: str, partitions: int) -> Any:
     return app.Table(
         name,
-        key_type=bytes,
+        key_type=bytes,  # bytes key and value types make Faust use the raw codec for the changelog
         value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
         partitions=partitions,
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,8 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "enable.idempotence": True,
         "linger.ms": 5,
         "message.max.bytes": OVERSIZE_HEADROOM_BYTES,
+        "log.connection.close": False,
+        "log_level": 3,  # librdkafka's retry chatter is noise on a person's terminal; errors still show
         **settings.kafka_security.confluent(),
     }
 
@@ -146,6 +148,11 @@ class Publisher:
     def send(self, short_topic: str, record: Record, key: bytes | None = None) -> None:
         self.send_bytes(short_topic, encode(record), key if key is not None else record_key(short_topic, record))
 
+    def close(self) -> None:
+        """Flush and release the producer, so nothing reconnects to a broker that is stopping."""
+        self.flush()
+        del self._producer
+
     def flush(self, timeout_s: float = 30.0) -> None:
         remaining = self._producer.flush(timeout_s)
         if remaining:
@@ -155,30 +162,44 @@ class Publisher:
             raise KafkaException(f"{len(errors)} records failed: {errors[:3]}")
 
 
-def group_lag(settings: Settings, group: str, short_topics: Iterable[str]) -> int:
-    """Records in the topics not yet committed by the consumer group (all, if it never committed)."""
+def group_lags(settings: Settings, group: str, short_topics: Sequence[str]) -> list[int]:
+    """Per topic, records not yet committed by the consumer group (all, if it never committed).
+
+    Topics are read one after another in the order given, so for a pipeline listed in stage
+    order, all zeros means each stage had finished everything its upstream produced.
+    """
     names = TopicNames(settings.topic_prefix)
     conf = {
         "bootstrap.servers": settings.kafka,
         "group.id": group,
         "enable.auto.commit": False,
+        "log.connection.close": False,
         **settings.kafka_security.confluent(),
     }
     consumer = Consumer(conf)
     try:
-        lag = 0
+        lags = []
         for short in short_topics:
             topic = names(short)
             meta = consumer.list_topics(topic, timeout=10).topics[topic]
-            tps = [TopicPartition(topic, p) for p in meta.partitions]
-            committed = consumer.committed(tps, timeout=10)
+            committed = consumer.committed([TopicPartition(topic, p) for p in meta.partitions], timeout=10)
+            lag = 0
             for tp in committed:
                 low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
                 done = tp.offset if tp.offset >= 0 else low
                 lag += max(0, high - done)
-        return lag
+            lags.append(lag)
+        return lags
     finally:
         consumer.close()
+
+
+def group_caught_up(settings: Settings, group: str, short_topics: Sequence[str]) -> bool:
+    """True when the group has committed everything; False also while the coordinator settles."""
+    try:
+        return not any(group_lags(settings, group, short_topics))
+    except KafkaException:
+        return False  # e.g. NOT_COORDINATOR right after the group formed: ask again
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.2) -> None:

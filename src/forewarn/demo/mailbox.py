@@ -9,8 +9,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from email import message_from_bytes, policy
 from collections.abc import Callable
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 

@@ -24,7 +24,7 @@ from forewarn.db.client import open_clickhouse
 from forewarn.demo.mailbox import Mailbox, free_port
 from forewarn.process import WorkerProcess
 from forewarn.processors.segments import segment_from_row
-from forewarn.publish import Publisher, group_lag, raw_signal_from_json, read_json_lines, wait_until
+from forewarn.publish import Publisher, group_caught_up, raw_signal_from_json, read_json_lines, wait_until
 
 #: Topics in pipeline order: when each has no lag, checked in this order, the run is quiet.
 PIPELINE_ORDER = ("customers", "raw", "events", "incidents", "targeting", "notify.email", "audit")
@@ -81,7 +81,7 @@ def wait_quiet(settings: Settings, worker: WorkerProcess, timeout_s: float) -> N
     def quiet() -> bool:
         if not worker.running:
             raise RuntimeError(f"the worker exited early:\n{worker.log_tail()}")
-        return all(group_lag(settings, settings.app_id, [topic]) == 0 for topic in PIPELINE_ORDER)
+        return group_caught_up(settings, settings.app_id, PIPELINE_ORDER)
 
     wait_until(quiet, timeout_s, "the worker to process every record", interval_s=0.5)
 
@@ -123,6 +123,7 @@ def run_demo(root: Path, echo: Echo = print, timeout_s: float = 120.0) -> DemoRe
         signals = publish_signals(publisher, bundled("scenario.jsonl"), ends_at=datetime.now(UTC))
         echo(f"• replayed {signals} observability signals (Alertmanager, PagerDuty) to {publisher.names('raw')}")
         wait_quiet(settings, worker, timeout_s)
+        publisher.close()
         echo("• pipeline drained; stopping the worker")
         worker.stop()
         summary = summarise(settings, mailbox)

@@ -1,0 +1,125 @@
+"""Versioned DDL: applied once, in order, and never silently re-interpreted."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from forewarn.db.client import Warehouse, open_clickhouse
+from forewarn.db.errors import MigrationError
+from forewarn.db.migrations import (
+    HISTORY_TABLE,
+    applied_migrations,
+    load_migrations,
+    migrate,
+    pending_migrations,
+)
+
+APPLIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
+    with open_clickhouse(f"chdb://{tmp_path / 'ch'}") as wh:
+        yield wh
+
+
+@pytest.fixture
+def migrations_dir(tmp_path: Path) -> Path:
+    """A private copy of the shipped migrations, so a test can edit or extend them."""
+    target = tmp_path / "migrations"
+    shipped = resources.files("forewarn.db") / "migrations"
+    target.mkdir()
+    for entry in shipped.iterdir():
+        if entry.name.endswith(".sql"):
+            (target / entry.name).write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
+    return target
+
+
+def test_shipped_migrations_are_numbered_in_order() -> None:
+    migrations = load_migrations()
+    assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    assert [m.label for m in migrations][:3] == ["0001_audit", "0002_incidents", "0003_analyst_views"]
+
+
+def test_migrate_creates_schema_and_records_it(warehouse: Warehouse) -> None:
+    applied = migrate(warehouse, now=lambda: APPLIED_AT)
+    assert [m.label for m in applied] == [m.label for m in load_migrations()]
+    tables = {name for (name,) in warehouse.query("SHOW TABLES")}
+    assert {"audit", "incidents", "incident_mttr", "notifications_per_channel", HISTORY_TABLE} <= tables
+    history = applied_migrations(warehouse)
+    assert [(h.version, h.checksum, h.applied_at) for h in history] == [
+        (m.version, m.checksum, APPLIED_AT) for m in applied
+    ]
+    assert warehouse.query("SELECT engine FROM system.tables WHERE name = 'audit'").scalar() == "ReplacingMergeTree"
+
+
+def test_migrate_twice_is_a_no_op(warehouse: Warehouse) -> None:
+    migrate(warehouse)
+    assert migrate(warehouse) == []
+    assert warehouse.query(f"SELECT count() FROM {HISTORY_TABLE}").scalar() == len(load_migrations())
+
+
+def test_tampered_migration_is_refused(warehouse: Warehouse, migrations_dir: Path) -> None:
+    migrate(warehouse, load_migrations(migrations_dir))
+    edited = migrations_dir / "0002_incidents.sql"
+    edited.write_text(edited.read_text() + "\n-- a harmless-looking edit\n")
+    with pytest.raises(MigrationError, match=r"0002_incidents\.sql was changed after it was applied"):
+        migrate(warehouse, load_migrations(migrations_dir))
+
+
+def test_only_new_files_are_applied(warehouse: Warehouse, migrations_dir: Path) -> None:
+    migrate(warehouse, load_migrations(migrations_dir))
+    (migrations_dir / "0099_audit_note.sql").write_text(
+        "-- re-runnable, as every migration must be\n"
+        "ALTER TABLE audit ADD COLUMN IF NOT EXISTS note String DEFAULT '';\n"
+        "ALTER TABLE audit COMMENT COLUMN note 'free text; added by a test';\n"
+    )
+    applied = migrate(warehouse, load_migrations(migrations_dir))
+    assert [m.label for m in applied] == ["0099_audit_note"]
+    assert "note" in {name for name, *_ in warehouse.query("DESCRIBE TABLE audit")}
+
+
+def test_failed_migration_names_its_file_and_is_not_recorded(warehouse: Warehouse, migrations_dir: Path) -> None:
+    (migrations_dir / "0099_broken.sql").write_text(
+        "CREATE TABLE IF NOT EXISTS ok (n UInt8) ENGINE = Memory;\nCREATE TABLE oops (;"
+    )
+    with pytest.raises(MigrationError, match=r"0099_broken\.sql failed: .*Syntax error"):
+        migrate(warehouse, load_migrations(migrations_dir))
+    assert 99 not in {m.version for m in applied_migrations(warehouse)}
+    (migrations_dir / "0099_broken.sql").write_text("CREATE TABLE IF NOT EXISTS ok (n UInt8) ENGINE = Memory;")
+    assert [m.version for m in migrate(warehouse, load_migrations(migrations_dir))] == [99]
+
+
+def test_history_from_a_newer_release_is_refused(warehouse: Warehouse, migrations_dir: Path) -> None:
+    migrate(warehouse, load_migrations(migrations_dir))
+    shutil.copy(migrations_dir / "0003_analyst_views.sql", migrations_dir / "0004_more.sql")
+    migrate(warehouse, load_migrations(migrations_dir))
+    (migrations_dir / "0004_more.sql").unlink()
+    with pytest.raises(MigrationError, match="0004_more applied, but this forewarn has no such file"):
+        pending_migrations(applied_migrations(warehouse), load_migrations(migrations_dir))
+
+
+@pytest.mark.parametrize("name", ["1_short.sql", "0005-dash.sql", "0005_Upper.sql"])
+def test_misnamed_files_are_refused(migrations_dir: Path, name: str) -> None:
+    (migrations_dir / name).write_text("SELECT 1")
+    with pytest.raises(MigrationError, match=r"NNNN_lower_snake\.sql"):
+        load_migrations(migrations_dir)
+
+
+def test_duplicate_versions_are_refused(migrations_dir: Path) -> None:
+    (migrations_dir / "0001_again.sql").write_text("SELECT 1")
+    with pytest.raises(MigrationError, match="version 1 is also used"):
+        load_migrations(migrations_dir)
+
+
+def test_crlf_checkout_does_not_count_as_tampering(warehouse: Warehouse, migrations_dir: Path) -> None:
+    migrate(warehouse, load_migrations(migrations_dir))
+    for path in migrations_dir.iterdir():
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert migrate(warehouse, load_migrations(migrations_dir)) == []

@@ -4,6 +4,7 @@ in a real SMTP server's inbox, a delivery receipt, and audit rows ClickHouse ret
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from factories import customer
 from forewarn.config import Settings, SmtpSettings
 from forewarn.db.client import open_clickhouse
-from forewarn.demo.mailbox import Mailbox
+from forewarn.demo.mailbox import Mailbox, free_port
 from forewarn.demo.runner import wait_quiet
 from forewarn.process import WorkerProcess
 from forewarn.publish import Publisher, raw_signal_from_json, read_topic
@@ -63,7 +64,7 @@ def mailbox() -> Iterator[Mailbox]:
 
 @pytest.fixture
 def pipeline(settings: Settings, mailbox: Mailbox) -> Settings:
-    return settings.model_copy(update={"smtp": SmtpSettings(port=mailbox.port)})
+    return settings.model_copy(update={"smtp": SmtpSettings(port=mailbox.port), "web_port": free_port()})
 
 
 def test_alert_to_inbox_receipt_and_audit(pipeline: Settings, mailbox: Mailbox, tmp_path: Path) -> None:
@@ -76,6 +77,8 @@ def test_alert_to_inbox_receipt_and_audit(pipeline: Settings, mailbox: Mailbox, 
         publisher.flush()
         (mail,) = mailbox.wait_for(1, 90, worker.check)
         wait_quiet(pipeline, worker, 90)
+        with urllib.request.urlopen(f"http://127.0.0.1:{pipeline.web_port}/healthz", timeout=10) as health:
+            assert json.load(health) == {"status": "ok"}
     assert mail["To"] == "ops@c-eu.example"
     assert mail["Subject"].startswith("[P1] Investigating: Payments outage in EU-WEST")
     assert len(mailbox.snapshot()) == 1  # the us-east customer heard nothing

@@ -3,5 +3,5 @@ another split the pipeline, the sinks and the audit writer across processes."""
 
 from __future__ import annotations
 
-PIPELINE, SINKS, AUDIT = "pipeline", "sinks", "audit"
-ROLES = frozenset({PIPELINE, SINKS, AUDIT})
+PIPELINE, SINKS, AUDIT, WEB = "pipeline", "sinks", "audit", "web"
+ROLES = frozenset({PIPELINE, SINKS, AUDIT, WEB})

@@ -16,14 +16,14 @@ import faust
 
 from forewarn.clock import Clock, SystemClock
 from forewarn.config import Settings
-from forewarn.db.client import open_clickhouse
+from forewarn.db.client import Warehouse, open_clickhouse
 from forewarn.db.migrations import migrate
 from forewarn.policy import Policy
 from forewarn.sinks.base import Deliverer, Outbox, SqliteDeliveredStore
 from forewarn.sinks.clickhouse import AuditStore
 from forewarn.sinks.email import EmailSink
 from forewarn.streams import delivery, detect, ingest, recording, targeting
-from forewarn.streams.agents import AUDIT, PIPELINE, ROLES, SINKS
+from forewarn.streams.agents import AUDIT, PIPELINE, ROLES, SINKS, WEB
 from forewarn.streams.context import StreamContext
 from forewarn.streams.delivery import Delivery
 from forewarn.streams.detect import Detect
@@ -31,6 +31,8 @@ from forewarn.streams.ingest import Ingest
 from forewarn.streams.targeting import Targeting
 from forewarn.streams.topics import Topics
 from forewarn.topics import OVERSIZE_HEADROOM_BYTES, TopicNames
+from forewarn.web.features import features
+from forewarn.web.server import WebContext, WebServer
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ def create_app(
     policy: Policy | None = None,
     roles: frozenset[str] = ROLES,
     clock: Clock | None = None,
-    warehouse: Any | None = None,
+    warehouse: Warehouse | None = None,
 ) -> tuple[faust.App, Stages]:
     clock = clock or SystemClock()
     app = faust.App(
@@ -89,7 +91,9 @@ def create_app(
         topic_allow_declare=True,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
-        web_enabled=False,
+        web_enabled=WEB in roles,
+        web_host=settings.web_host,
+        web_port=settings.web_port,
         autodiscover=False,
         producer_acks=-1,
         producer_max_request_size=OVERSIZE_HEADROOM_BYTES,
@@ -110,7 +114,10 @@ def create_app(
         stages.delivery = Delivery(ctx, build_deliverers(settings, clock))
         delivery.register(app, stages.delivery)
     if AUDIT in roles and warehouse is not None:
-        recording.register(app, ctx, warehouse.write)
+        recording.register(app, ctx, AuditStore(warehouse).write)
+    if WEB in roles:
+        web_context = WebContext(settings, stages, warehouse=warehouse if AUDIT in roles else None)
+        app.web_server(WebServer(web_context, features()))
     return app, stages
 
 
@@ -139,8 +146,7 @@ def run_worker(
     if AUDIT in roles:
         warehouse = open_clickhouse(settings.clickhouse_dsn)
         migrate(warehouse)
-    store = AuditStore(warehouse) if warehouse is not None else None
-    app, _ = create_app(settings, policy=policy, roles=roles, warehouse=store)
+    app, _ = create_app(settings, policy=policy, roles=roles, warehouse=warehouse)
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()

@@ -14,16 +14,16 @@ from typing import Any
 
 import faust
 
-from forewarn.schemas.models import AuditRecord, Incident, Record
+from forewarn.schemas.models import AuditRecord, Incident
 from forewarn.streams.context import StreamContext
 
 log = logging.getLogger(__name__)
 BATCH, WITHIN_S = 5000, 1.0
 
-Write = Callable[[Sequence[Record]], object]
+Write = Callable[[Sequence[AuditRecord | Incident]], object]
 
 
-async def store_until_accepted(what: str, write: Write, records: Sequence[Record]) -> None:
+async def store_until_accepted(what: str, write: Write, records: Sequence[AuditRecord | Incident]) -> None:
     delay = 0.5
     while True:
         try:

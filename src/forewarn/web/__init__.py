@@ -1,0 +1,1 @@
+"""forewarn's HTTP side: one aiohttp server per worker, one module per feature."""

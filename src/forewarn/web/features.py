@@ -1,0 +1,10 @@
+"""The list of HTTP features a worker serves. Each feature module adds itself here with one line."""
+
+from __future__ import annotations
+
+from forewarn.web.server import Feature
+
+
+def features() -> list[Feature]:
+    found: list[Feature] = []
+    return found

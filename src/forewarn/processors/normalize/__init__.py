@@ -1,0 +1,88 @@
+"""The ``normalize`` stage: a source-native payload (RawSignal) in, ObservabilityEvents out.
+
+Pure: no Kafka, no clock. Event times are judged against the record's ``received_at``, so a
+replay of the raw topic normalises to byte-identical events (event ids are deterministic).
+Anything that cannot become an event raises :class:`NormalizeError`, whose ``error_type`` and
+``reason`` go straight into the dead letter; nothing is half-normalised.
+
+Each source lives in its own module behind :class:`SourceAdapter`; ``ADAPTERS`` is the whole
+list of what forewarn understands, keyed by ``RawSignal.source``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from types import MappingProxyType
+
+import pydantic_core
+
+from forewarn.schemas.models import ObservabilityEvent, RawSignal
+
+from . import alertmanager, datadog, json_metric, pagerduty, sentry
+from ._common import SignalContext, SourceAdapter
+from .errors import ERROR_TYPES, ErrorType, NormalizeError
+
+__all__ = [
+    "ADAPTERS",
+    "DEFAULT_MAX_AGE",
+    "DEFAULT_MAX_FUTURE_SKEW",
+    "ERROR_TYPES",
+    "MAX_BODY_BYTES",
+    "ErrorType",
+    "NormalizeError",
+    "SignalContext",
+    "SourceAdapter",
+    "normalize",
+]
+
+MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_MAX_FUTURE_SKEW = timedelta(minutes=5)
+DEFAULT_MAX_AGE = timedelta(days=30)
+
+ADAPTERS: Mapping[str, SourceAdapter] = MappingProxyType(
+    {
+        "alertmanager": alertmanager.normalize,
+        "pagerduty": pagerduty.normalize,
+        "datadog": datadog.normalize,
+        "sentry": sentry.normalize,
+        "json": json_metric.normalize,
+    }
+)
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def normalize(
+    raw: RawSignal,
+    *,
+    max_bytes: int = MAX_BODY_BYTES,
+    max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+    adapters: Mapping[str, SourceAdapter] = ADAPTERS,
+) -> list[ObservabilityEvent]:
+    """Turn one raw payload into zero or more events, or say precisely why it cannot be done.
+
+    ``max_future_skew`` bounds how far a sender's clock may run ahead of ``received_at``;
+    ``max_age`` bounds how stale an event may be before it no longer describes the present.
+    """
+    adapter = adapters.get(raw.source)
+    if adapter is None:
+        known = ", ".join(sorted(adapters))
+        raise NormalizeError(f"source: unknown source {raw.source!r} (known: {known})", "unknown_source")
+    if len(raw.body) > max_bytes:
+        raise NormalizeError(f"body: {len(raw.body)} bytes exceeds the limit of {max_bytes}", "oversized")
+    ctx = SignalContext.of(raw.source, raw.received_at, max_future_skew=max_future_skew, max_age=max_age)
+    return adapter(parse_json(raw.body), ctx)
+
+
+def parse_json(body: bytes) -> object:
+    """Parse with pydantic-core's JSON reader (already a dependency, ~1.5x the stdlib's speed).
+
+    It rejects nesting beyond a fixed depth and lone surrogates instead of crashing later, and,
+    like the stdlib, reads NaN/Infinity, which the adapters reject as ``invalid`` with a path.
+    """
+    try:
+        return pydantic_core.from_json(body.removeprefix(_UTF8_BOM))
+    except ValueError as exc:
+        raise NormalizeError(f"body: {exc}", "malformed_json") from None

@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from forewarn.processors.normalize import json_metric
+from forewarn.processors.normalize._common import SignalContext
+from forewarn.schemas.models import SignalStatus
+
+from ._support import RECEIVED_AT, fixture_doc, rejects, run, run_fixture, without_id
+
+CTX = SignalContext.of("json", RECEIVED_AT, max_future_skew=timedelta(minutes=5), max_age=timedelta(days=30))
+
+
+def _sample(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = fixture_doc("json_metric_single")
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    return doc
+
+
+def test_single_sample_maps_exactly() -> None:
+    (event,) = run_fixture("json_metric_single")
+    assert without_id(event) == {
+        "source": "json",
+        "source_ref": "checkout|eu-west-1|latency_p99_ms",
+        "service": "checkout",
+        "region": "eu-west-1",
+        "symptom": "latency",
+        "status": SignalStatus.firing,
+        "severity": "info",
+        "metric": "latency_p99_ms",
+        "value": 812.5,
+        "summary": "latency_p99_ms 812.5 for checkout in eu-west-1",
+        "description": None,
+        "labels": {"pod": "checkout-7f9c6d", "customer_id": "cust-042"},
+        "flags": [],
+        "customer_id": "cust-042",
+        "occurred_at": datetime(2024, 5, 1, 9, 59, tzinfo=UTC),
+        "received_at": RECEIVED_AT,
+    }
+
+
+def test_batch_maps_each_sample_in_order() -> None:
+    events = run_fixture("json_metric_batch")
+    at = datetime(2024, 5, 1, 9, 59, tzinfo=UTC)  # epoch ms, epoch s and RFC 3339 with offset
+    assert [without_id(e) for e in events] == [
+        {
+            "source": "json",
+            "source_ref": "checkout|eu-west-1|error_rate",
+            "service": "checkout",
+            "region": "eu-west-1",
+            "symptom": "error_rate",
+            "status": SignalStatus.firing,
+            "severity": "info",
+            "metric": "error_rate",
+            "value": 0.072,
+            "summary": "error_rate 0.072 for checkout in eu-west-1",
+            "description": None,
+            "labels": {"env": "prod"},
+            "flags": [],
+            "customer_id": None,
+            "occurred_at": at,
+            "received_at": RECEIVED_AT,
+        },
+        {
+            "source": "json",
+            "source_ref": "search|us-east-1|availability",
+            "service": "search",
+            "region": "us-east-1",
+            "symptom": "availability",
+            "status": SignalStatus.firing,
+            "severity": "info",
+            "metric": "availability",
+            "value": 0.9991,
+            "summary": "availability 0.9991 for search in us-east-1",
+            "description": None,
+            "labels": {"env": "prod", "security": "true"},
+            "flags": ["security"],
+            "customer_id": None,
+            "occurred_at": at,
+            "received_at": RECEIVED_AT,
+        },
+        {
+            "source": "json",
+            "source_ref": "ledger|global|latency_p99_ms",
+            "service": "ledger",
+            "region": "global",
+            "symptom": "latency",
+            "status": SignalStatus.firing,
+            "severity": "info",
+            "metric": "latency_p99_ms",
+            "value": 245.0,
+            "summary": "latency_p99_ms 245 for ledger in global",
+            "description": None,
+            "labels": {},
+            "flags": [],
+            "customer_id": None,
+            "occurred_at": at,
+            "received_at": RECEIVED_AT,
+        },
+    ]
+    assert isinstance(events[2].value, float)
+
+
+def test_empty_batch_yields_no_events() -> None:
+    assert run("json", []) == []
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [1714557540, 1714557540000, 1714557540.0, "1714557540000", "2024-05-01T09:59:00Z", "2024-05-01t11:59:00+02:00"],
+)
+def test_timestamp_forms_agree(timestamp: object) -> None:
+    (event,) = run("json", _sample(timestamp=timestamp))
+    (reference,) = run_fixture("json_metric_single")
+    assert event.occurred_at == reference.occurred_at
+    assert event.event_id == reference.event_id
+
+
+def test_sub_millisecond_digits_are_dropped() -> None:
+    (event,) = run("json", _sample(timestamp=1714557540.1239))
+    assert event.occurred_at == datetime(2024, 5, 1, 9, 59, 0, 123000, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("batch", "error_type", "reason"),
+    [
+        ([{}], "wrong_type", "[0].service: missing"),
+        (
+            [_sample(), _sample(metric="cpu")],
+            "wrong_type",
+            "[1].metric: expected one of availability|error_rate|latency_p99_ms, got 'cpu'",
+        ),
+        ([_sample(value="1.0")], "wrong_type", "[0].value: expected number, got string"),
+        ([_sample(value=True)], "wrong_type", "[0].value: expected number, got boolean"),
+        ([_sample(), _sample(), _sample(value=float("nan"))], "invalid", "[2].value: nan is not a finite number"),
+        ([_sample(value=float("inf"))], "invalid", "[0].value: inf is not a finite number"),
+        ([_sample(value=10**400)], "invalid", "[0].value: "),
+        ([_sample(region=5)], "wrong_type", "[0].region: expected string, got number"),
+        ([_sample(labels={"pod": None})], "wrong_type", "[0].labels.pod: expected string, got null"),
+        ([_sample(labels=["pod"])], "wrong_type", "[0].labels: expected object, got array"),
+        ([_sample(timestamp=None)], "wrong_type", "[0].timestamp: missing"),
+        ([_sample(timestamp=float("nan"))], "invalid", "[0].timestamp: nan is not a finite timestamp"),
+        ([_sample(timestamp=1e300)], "invalid", "[0].timestamp: epoch 1e+300 is out of range"),
+        ([3], "wrong_type", "[0]: expected object, got number"),
+    ],
+)
+def test_batch_errors_name_the_sample(batch: list[Any], error_type: str, reason: str) -> None:
+    rejects("json", batch, error_type, reason)
+
+
+def test_single_sample_errors_have_no_index() -> None:
+    rejects("json", _sample(service=""), "wrong_type", "service: empty string")
+
+
+_labels = st.dictionaries(st.sampled_from(["env", "pod", "customer_id", "security", "outage"]), st.text(max_size=5))
+_fast_shaped = st.fixed_dictionaries(
+    {
+        "service": st.text(min_size=1, max_size=8),
+        "metric": st.sampled_from(sorted(json_metric.METRICS)),
+        "value": st.one_of(st.floats(allow_nan=True), st.integers(min_value=-(2**60), max_value=2**60)),
+        "timestamp": st.one_of(
+            st.integers(min_value=1714550000, max_value=1714557900),
+            st.integers(min_value=1714550000000, max_value=1714557900000),
+            st.floats(min_value=1714550000, max_value=1714557900),
+        ),
+    },
+    optional={
+        "region": st.one_of(st.none(), st.just(""), st.text(max_size=8)),
+        "labels": st.one_of(st.none(), _labels),
+    },
+)
+
+
+@given(_fast_shaped)
+def test_fast_path_agrees_with_checked_path(sample: dict[str, Any]) -> None:
+    """The fast path is an accelerator only: same event, or same error, as the checked path."""
+    from forewarn.processors.normalize import NormalizeError
+
+    try:
+        expected = json_metric._checked_sample(sample, 0, CTX)
+    except NormalizeError as exc:
+        with pytest.raises(NormalizeError) as caught:
+            json_metric._sample(sample, 0, CTX)
+        assert (caught.value.error_type, caught.value.reason) == (exc.error_type, exc.reason)
+        return
+    actual = json_metric._sample(sample, 0, CTX)
+    assert actual == expected
+    assert actual.model_dump() == expected.model_dump()
+    assert actual.value is not None and math.isfinite(actual.value)

@@ -51,7 +51,7 @@ def record_key(short_topic: str, record: Record) -> bytes | None:
             return None
         case "events":
             return f"{r.service}|{r.region}".encode()
-        case "incidents":
+        case "incidents" | "impact":
             return str(r.incident_id).encode()
         case "customers":
             return str(r.customer_id).encode()

@@ -43,6 +43,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("incidents", "io.forewarn.Incident", retention_ms=90 * 24 * 3600 * 1000),
     TopicSpec("customers", "io.forewarn.CustomerSegment", compacted=True),
     TopicSpec("targeting", "io.forewarn.TargetingRequest"),
+    TopicSpec("impact", "io.forewarn.ImpactReport"),
     *(TopicSpec(f"notify.{c}", "io.forewarn.NotificationCommand") for c in CHANNELS),
     TopicSpec("approvals", "io.forewarn.Approval", compacted=True),
     TopicSpec("receipts", "io.forewarn.DeliveryReceipt"),

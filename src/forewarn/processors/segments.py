@@ -78,25 +78,27 @@ def segment_from_row(row: Mapping[str, Any], now: datetime) -> CustomerSegment:
         last_active = dict(part.split("=", 1) for part in _split(last_active) if "=" in part)
     slo = row.get("slo")
     try:
-        return CustomerSegment(
-            customer_id=customer_id,
-            account_name=str(row.get("account_name") or customer_id),
-            plan=plan,
-            enterprise=_bool(row.get("enterprise")) or plan == "enterprise",
-            regions=[r.lower() for r in _split(row.get("regions"))],
-            features=_split(row.get("features")),
-            language=language,
-            timezone=timezone,
-            contacts={
-                "emails": emails,
-                "phones": phones,
-                "slack_webhook": contacts_in.get("slack_webhook") or None,
-                "teams_webhook": contacts_in.get("teams_webhook") or None,
-                "inapp_user_ids": _split(contacts_in.get("inapp_user_ids")),
-            },
-            last_active=last_active,
-            slo=float(slo) if slo not in (None, "") else None,
-            updated_at=row.get("updated_at") or now,
+        return CustomerSegment.model_validate(
+            dict(
+                customer_id=customer_id,
+                account_name=str(row.get("account_name") or customer_id),
+                plan=plan,
+                enterprise=_bool(row.get("enterprise")) or plan == "enterprise",
+                regions=[r.lower() for r in _split(row.get("regions"))],
+                features=_split(row.get("features")),
+                language=language,
+                timezone=timezone,
+                contacts={
+                    "emails": emails,
+                    "phones": phones,
+                    "slack_webhook": contacts_in.get("slack_webhook") or None,
+                    "teams_webhook": contacts_in.get("teams_webhook") or None,
+                    "inapp_user_ids": _split(contacts_in.get("inapp_user_ids")),
+                },
+                last_active=last_active,
+                slo=float(slo) if slo not in (None, "") else None,
+                updated_at=row.get("updated_at") or now,
+            )
         )
     except (ValidationError, ValueError) as exc:
         raise Rejected(f"{customer_id}: {exc}", "wrong_type") from exc

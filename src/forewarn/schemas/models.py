@@ -294,6 +294,16 @@ class TargetingRequest(Record):
     customer_id: str | None = None
 
 
+class ImpactReport(Record):
+    incident_id: str
+    incident_version: Int64
+    partition: Int32
+    partitions: Int32
+    affected: Int64
+    active_total: Int64
+    computed_at: UtcDatetime
+
+
 #: Avro full name -> model, for the codec and the drift test.
 MODELS: dict[str, type[Record]] = {
     f"io.forewarn.{m.__name__}": m
@@ -308,5 +318,6 @@ MODELS: dict[str, type[Record]] = {
         AuditRecord,
         DeadLetter,
         TargetingRequest,
+        ImpactReport,
     )
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from forewarn import __version__
-from forewarn.commands import db, demo, io, kafka, worker
+from forewarn.commands import db, demo, io, kafka, topics, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -23,6 +23,7 @@ def main() -> None:
 
 
 main.add_command(kafka.kafka)
+main.add_command(topics.topics)
 main.add_command(db.db)
 main.add_command(db.sql)
 main.add_command(io.produce)

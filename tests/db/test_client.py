@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from forewarn.db.client import StringArray, Warehouse, open_clickhouse, parse_dsn
+from forewarn.db.client import StringList, Warehouse, open_clickhouse, parse_dsn
 from forewarn.db.embedded import foreign_owner, locked_by_other
 from forewarn.db.errors import (
     EmbeddedStoreLocked,
@@ -92,13 +92,14 @@ def test_clickhouse_errors_carry_clickhouse_message(warehouse: Warehouse) -> Non
     assert caught.value.sql == "SELEC 1"
 
 
-def test_string_array_parameter_survives_quotes_and_backslashes(warehouse: Warehouse) -> None:
-    values = ["plain", "it's", "back\\slash", "\\'both", "tab\tnew\nline", "", "ünïcode", "a,b]"]
+def test_string_list_parameter_survives_escapes(warehouse: Warehouse) -> None:
+    values = ["plain", "it's", "back\\slash", "\\'both", "tab\tnew\nline", "", "ünïcode", "a,b]", "\\n", "`x`"]
     warehouse.command("CREATE TABLE s (v String) ENGINE = MergeTree ORDER BY v")
     warehouse.insert("s", [[v] for v in [*values, "other"]], ["v"])
-    found = warehouse.query("SELECT v FROM s WHERE v IN {vs:Array(String)}", {"vs": StringArray(values)})
+    found = warehouse.query(f"SELECT v FROM s WHERE v IN {StringList.expression('vs')}", {"vs": StringList(values)})
     assert sorted(v for (v,) in found) == sorted(values)
-    assert warehouse.query("SELECT count() FROM s WHERE v IN {vs:Array(String)}", {"vs": StringArray([])}).scalar() == 0
+    with pytest.raises(ValueError, match="at least one"):
+        StringList([])
 
 
 def test_read_only_session_refuses_writes_without_affecting_the_writer(warehouse: Warehouse, tmp_path: Path) -> None:

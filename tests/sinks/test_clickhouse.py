@@ -74,6 +74,12 @@ def test_same_audit_batch_twice_is_stored_once(store: AuditStore, warehouse: War
     assert count(warehouse, "SELECT count() FROM audit FINAL") == 51
 
 
+def test_odd_ids_are_recognised_on_replay(store: AuditStore) -> None:
+    batch = [audit(audit_id) for audit_id in ("it's", "back\\slash", "new\nline", "tab\tbed", "")]
+    assert store.write_audit(batch) == Stored(audit=5)
+    assert store.write_audit(batch) == Stored(skipped=5)
+
+
 def test_replay_recorded_later_is_still_recognised(warehouse: Warehouse) -> None:
     """recorded_at is the processing clock: a replay after an outage carries a later time."""
     store = AuditStore(warehouse, replay_horizon=timedelta(days=2))

@@ -46,6 +46,52 @@ class SmtpSettings(BaseModel):
     timeout_s: float = 10.0
 
 
+class DeliverySettings(BaseModel):
+    """The delivery base's knobs, shared by every channel."""
+
+    attempts: int = Field(default=5, ge=1)
+    base_delay_s: float = 0.2
+    max_delay_s: float = 30.0
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = 30.0
+    rate_per_s: float = 50.0
+    burst: int = Field(default=20, ge=1)
+    timeout_s: float = 10.0
+
+
+class ChannelSettings(BaseModel):
+    """Where each HTTP provider lives; unset providers dead-letter their commands with the reason."""
+
+    inapp_push_url: str | None = None
+    inapp_push_token: str | None = None
+    sms_url: str | None = None
+    sms_account_sid: str | None = None
+    sms_auth_token: str | None = None
+    sms_from: str = "forewarn"
+    social_webhook_url: str | None = None
+    social_token: str | None = None
+    helpdesk_url: str | None = None
+    helpdesk_email: str | None = None
+    helpdesk_token: str | None = None
+    statuspage_api_url: str = "https://api.statuspage.io/v1"
+    statuspage_page_id: str | None = None
+    statuspage_api_key: str | None = None
+    banner_push_url: str | None = None
+
+
+def _section_to_env(prefix: str, section: BaseModel) -> dict[str, str]:
+    """``FOREWARN_<SECTION>_<FIELD>`` for every set field of a nested settings model."""
+    env: dict[str, str] = {}
+    for name, value in section.model_dump().items():
+        if value is not None:
+            env[f"{prefix}{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def _section_from_env(e: Mapping[str, str], prefix: str, model: type[BaseModel]) -> dict[str, str]:
+    return {name: e[f"{prefix}{name.upper()}"] for name in model.model_fields if f"{prefix}{name.upper()}" in e}
+
+
 class Settings(BaseModel):
     kafka: str = "127.0.0.1:9092"
     kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
@@ -61,6 +107,11 @@ class Settings(BaseModel):
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     pseudonym_key: str = "forewarn-default-pseudonym-key"
     max_payload_bytes: int = 1024 * 1024
+    #: Channels whose sink this worker runs (FOREWARN_CHANNELS, comma-separated); commands for
+    #: others wait in their topic for a worker that runs them.
+    channels: list[str] = Field(default_factory=lambda: ["email"])
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    providers: ChannelSettings = Field(default_factory=ChannelSettings)
 
     @field_validator("topic_prefix")
     @classmethod
@@ -94,6 +145,9 @@ class Settings(BaseModel):
             "FOREWARN_SMTP_STARTTLS": "true" if self.smtp.starttls else "false",
             "FOREWARN_SMTP_SENDER": self.smtp.sender,
         }
+        env["FOREWARN_CHANNELS"] = ",".join(self.channels)
+        env.update(_section_to_env("FOREWARN_DELIVERY_", self.delivery))
+        env.update(_section_to_env("FOREWARN_PROVIDER_", self.providers))
         if self.smtp.username:
             env["FOREWARN_SMTP_USERNAME"] = self.smtp.username
         if self.smtp.password:
@@ -158,5 +212,14 @@ class Settings(BaseModel):
         }
         if smtp:
             values["smtp"] = smtp
+        if "FOREWARN_CHANNELS" in e:
+            values["channels"] = [c.strip() for c in e["FOREWARN_CHANNELS"].split(",") if c.strip()]
+        for prefix, field, model in (
+            ("FOREWARN_DELIVERY_", "delivery", DeliverySettings),
+            ("FOREWARN_PROVIDER_", "providers", ChannelSettings),
+        ):
+            section = _section_from_env(e, prefix, model)
+            if section:
+                values[field] = section
         values.update(overrides)
         return cls.model_validate(values)

@@ -48,7 +48,7 @@ def record_key(short_topic: str, record: Record) -> bytes | None:
     r: Any = record
     match short_topic:
         case "raw":
-            return None
+            return str(r.source).encode()  # one source's payloads stay in order
         case "events":
             return f"{r.service}|{r.region}".encode()
         case "incidents" | "impact":

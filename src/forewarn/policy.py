@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-from forewarn.schemas.models import Channel, Severity
+from forewarn.schemas.models import Channel, IncidentKind, Severity
 
 
 class ServicePolicy(BaseModel):
@@ -21,6 +21,8 @@ class ServicePolicy(BaseModel):
     customer_facing: bool = True
     declared_share: float = Field(default=0.3, ge=0.0, le=1.0)
     features: list[str] = Field(default_factory=list)
+    #: Plans whose customers can use the service; empty means every plan.
+    plans: list[str] = Field(default_factory=list)
     depends_on: list[str] = Field(default_factory=list)
 
 
@@ -34,6 +36,47 @@ def _default_channels() -> dict[Severity, list[Channel]]:
     }
 
 
+def _default_cadence() -> dict[Severity, int]:
+    return {Severity.P1: 30, Severity.P2: 60, Severity.P3: 120, Severity.P4: 240}
+
+
+class CadenceRule(BaseModel):
+    """How often one customer may hear about one incident on one channel, for one category.
+
+    A customer hears again only on news (a phase change or an escalation) or once the update
+    promised last time is due, and never sooner than the severity's interval after the last
+    message; an outage open longer than ``extended_outage_after_minutes`` moves to the shorter
+    extended interval. Resolution notices always pass, even past ``max_per_channel``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    every_minutes: dict[Severity, PositiveInt] = Field(default_factory=_default_cadence)
+    extended_outage_every_minutes: PositiveInt = 15
+    extended_outage_after_minutes: PositiveInt = 120
+    max_per_channel: PositiveInt = 8
+    #: Channels by severity for this category; None means the policy-wide ``channels``.
+    channels: dict[Severity, list[Channel]] | None = None
+
+
+class SendPolicy(BaseModel):
+    """The cadence rule per incident category (kind): a category overrides the default key by key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default: CadenceRule = Field(default_factory=CadenceRule)
+    categories: dict[IncidentKind, CadenceRule] = Field(default_factory=dict)
+
+    def rule(self, kind: IncidentKind) -> CadenceRule:
+        override = self.categories.get(kind)
+        if override is None:
+            return self.default
+        changes = override.model_dump(exclude_unset=True)
+        if "every_minutes" in changes:
+            changes["every_minutes"] = {**self.default.every_minutes, **override.every_minutes}
+        return self.default.model_copy(update=changes)
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -41,6 +84,7 @@ class Policy(BaseModel):
     channels: dict[Severity, list[Channel]] = Field(default_factory=_default_channels)
     enterprise_only_channels: list[Channel] = Field(default_factory=lambda: [Channel.sms])
     active_within_hours: int | None = None
+    send_policy: SendPolicy = Field(default_factory=SendPolicy)
 
     def service(self, name: str) -> ServicePolicy:
         return self.services.get(name, ServicePolicy())

@@ -11,7 +11,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
+from forewarn.policy_rules import RulesPolicy
 from forewarn.schemas.models import Channel, IncidentKind, Severity
+from forewarn.yaml_lines import compose, line_of
 
 
 class ServicePolicy(BaseModel):
@@ -84,6 +86,7 @@ class Policy(BaseModel):
     channels: dict[Severity, list[Channel]] = Field(default_factory=_default_channels)
     enterprise_only_channels: list[Channel] = Field(default_factory=lambda: [Channel.sms])
     active_within_hours: int | None = None
+    rules: RulesPolicy = Field(default_factory=RulesPolicy)
     send_policy: SendPolicy = Field(default_factory=SendPolicy)
 
     def service(self, name: str) -> ServicePolicy:
@@ -98,11 +101,17 @@ def load_policy(path: Path | None) -> Policy:
     if path is None:
         return Policy()
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text()
+        data = yaml.safe_load(text) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise PolicyError(f"{path}: cannot read policy: {exc}") from exc
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise PolicyError(f"{path}: {problems}") from exc
+        root = compose(text)
+        problems = []
+        for e in exc.errors():
+            line = line_of(root, e["loc"])
+            where = f"line {line}: " if line else ""
+            problems.append(f"{where}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}")
+        raise PolicyError(f"{path}: {'; '.join(problems)}") from exc

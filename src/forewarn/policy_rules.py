@@ -1,0 +1,106 @@
+"""The ``rules`` section of the policy: when metric windows and alerts become incidents.
+
+Thresholds are per service with defaults; windows, hysteresis and the false-positive guard
+are deployment-wide, because they describe how much evidence forewarn wants before it
+speaks, not how a particular service behaves. Durations read as ``90s``, ``5m``, ``4h``,
+``1h30m`` or plain seconds.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+
+
+def parse_duration(value: Any) -> Any:
+    """``"1h30m"`` -> timedelta; anything else is left for pydantic (numbers, ISO 8601, timedelta)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        match = _DURATION.fullmatch(text)
+        if text and match and any(match.groups()):
+            seconds = sum(float(n) * _UNITS[u] for n, u in zip(match.groups(), "dhms", strict=True) if n)
+            return timedelta(seconds=seconds)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+PositiveDuration = Annotated[Duration, Field(gt=timedelta(0))]
+
+
+class Thresholds(BaseModel):
+    """When one window of a service's metric is a breach. ``null`` switches a rule off.
+
+    Metric samples carry fractions (``error_rate`` 0.072, ``availability`` 0.9991); the
+    thresholds read in percent because that is how people write them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_rate_pct: float | None = Field(default=5.0, ge=0, le=100)
+    latency_p99_ms: float | None = Field(default=1000.0, gt=0)
+    availability_pct: float | None = Field(default=99.0, ge=0, le=100)
+    #: At or beyond these a breach is a complete outage (P1 whatever the share).
+    outage_availability_pct: float = Field(default=5.0, ge=0, le=100)
+    outage_error_rate_pct: float = Field(default=95.0, ge=0, le=100)
+    #: The availability the customers' plans promise; below it the incident is an SLA breach.
+    slo_pct: float | None = Field(default=None, ge=0, le=100)
+
+
+class MaintenanceRules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: An overrun notice goes out this long before the (revised) end if work is still running.
+    overrun_notice: PositiveDuration = timedelta(minutes=30)
+    #: How far each overrun notice moves the end when the operator gave no new end.
+    overrun_extension: PositiveDuration = timedelta(hours=1)
+    #: Running this long past the planned end flags an SLA credit.
+    sla_credit_after: PositiveDuration = timedelta(hours=2)
+    #: A window nobody closed stops suppressing alerts this long after its planned end.
+    suppress_at_most: PositiveDuration = timedelta(hours=12)
+    #: How often (event time) detection reports the passing of time to a window's owner.
+    tick: PositiveDuration = timedelta(minutes=1)
+
+
+class RulesPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    window: PositiveDuration = timedelta(seconds=60)
+    step: PositiveDuration = timedelta(seconds=60)
+    #: How late (event time) a metric sample may arrive and still count.
+    grace: Duration = Field(default=timedelta(seconds=30), ge=timedelta(0))
+    #: Hysteresis: consecutive breaching windows to open, consecutive clean ones to resolve.
+    open_after: int = Field(default=2, ge=1)
+    resolve_after: int = Field(default=3, ge=1)
+    #: False-positive guard: customers hear once evidence lasted this long or a second signal agrees.
+    confirm_after: Duration = Field(default=timedelta(minutes=5), ge=timedelta(0))
+    #: A critical explicit outage alert is confirmed at once.
+    outage_alerts_confirm: bool = True
+    #: An open, customer-visible incident with no ETA this long is flagged ``extended_outage``
+    #: (executive note, pre-approved SLA credits); the cadence then tightens (``send_policy``).
+    extended_outage_after: PositiveDuration = timedelta(hours=4)
+    defaults: Thresholds = Field(default_factory=Thresholds)
+    #: Per-service overrides of ``defaults``; only the keys written replace the default.
+    services: dict[str, Thresholds] = Field(default_factory=dict)
+    maintenance: MaintenanceRules = Field(default_factory=MaintenanceRules)
+
+    @model_validator(mode="after")
+    def _windows_tile(self) -> RulesPolicy:
+        if self.step > self.window:
+            raise ValueError(f"step ({self.step}) must not exceed window ({self.window})")
+        if self.window % self.step:
+            raise ValueError(f"window ({self.window}) must be a whole number of steps ({self.step})")
+        if self.step.total_seconds() * 1000 % 1:
+            raise ValueError("step must be a whole number of milliseconds")
+        return self
+
+    def thresholds(self, service: str) -> Thresholds:
+        override = self.services.get(service)
+        if override is None:
+            return self.defaults
+        return self.defaults.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})

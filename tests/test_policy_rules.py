@@ -1,0 +1,95 @@
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from forewarn.policy import PolicyError, load_policy
+from forewarn.policy_rules import RulesPolicy, parse_duration
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_rules_read_durations_and_per_service_overrides(tmp_path: Path) -> None:
+    policy = load_policy(
+        write(
+            tmp_path,
+            """
+rules:
+  window: 2m
+  step: 30s
+  grace: 1m30s
+  confirm_after: 300
+  services:
+    payments:
+      latency_p99_ms: 800
+      error_rate_pct: null
+""",
+        )
+    )
+    rules = policy.rules
+    assert (rules.window, rules.step, rules.grace) == (
+        timedelta(minutes=2),
+        timedelta(seconds=30),
+        timedelta(seconds=90),
+    )
+    assert rules.confirm_after == timedelta(minutes=5)
+    payments = rules.thresholds("payments")
+    assert payments.latency_p99_ms == 800 and payments.error_rate_pct is None
+    assert payments.availability_pct == rules.defaults.availability_pct  # not overridden
+    assert rules.thresholds("search") == rules.defaults
+
+
+def test_bad_value_names_key_and_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """services:
+  api:
+    depends_on: [db]
+rules:
+  window: 1m
+  services:
+    api:
+      latency_p99_ms: -3
+      latency_p95_ms: 10
+""",
+    )
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    message = str(caught.value)
+    assert "line 8: rules.services.api.latency_p99_ms: Input should be greater than 0" in message
+    assert "line 9: rules.services.api.latency_p95_ms: Extra inputs are not permitted" in message
+    assert message.startswith(str(path))
+
+
+def test_windows_must_tile_into_steps(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"line 1: rules: .*whole number of steps"):
+        load_policy(write(tmp_path, "rules:\n  window: 100s\n  step: 30s\n"))
+    with pytest.raises(PolicyError, match="must not exceed window"):
+        load_policy(write(tmp_path, "rules:\n  window: 30s\n  step: 60s\n"))
+
+
+def test_unreadable_duration_is_an_error_on_its_line(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match=r"line 3: rules.grace"):
+        load_policy(write(tmp_path, "rules:\n  window: 1m\n  grace: soon\n"))
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="line 2"):
+        load_policy(write(tmp_path, "rules:\n  window: [1m\n"))
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("5m", 300), ("4h", 14400), ("1h30m", 5400), ("1d", 86400), ("0.5s", 0.5)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+def test_defaults_are_valid() -> None:
+    rules = RulesPolicy()
+    assert rules.open_after >= 1 and rules.window % rules.step == timedelta(0)

@@ -53,6 +53,10 @@ def record_key(short_topic: str, record: Record) -> bytes | None:
             return f"{r.service}|{r.region}".encode()
         case "incidents" | "impact":
             return str(r.incident_id).encode()
+        case "signals":
+            return f"{r.group}|{r.region}".encode()
+        case "operator":
+            return str(r.incident_id or r.maintenance_id).encode()
         case "customers":
             return str(r.customer_id).encode()
         case "approvals":

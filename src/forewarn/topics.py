@@ -40,6 +40,9 @@ class TopicSpec:
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("raw", "io.forewarn.RawSignal", max_message_bytes=OVERSIZE_HEADROOM_BYTES),
     TopicSpec("events", "io.forewarn.ObservabilityEvent"),
+    TopicSpec("signals", "io.forewarn.SignalBatch"),
+    TopicSpec("operator", "io.forewarn.OperatorCommand"),
+    TopicSpec("control", "io.forewarn.OperatorCommand"),
     TopicSpec("incidents", "io.forewarn.Incident", retention_ms=90 * 24 * 3600 * 1000),
     TopicSpec("customers", "io.forewarn.CustomerSegment", compacted=True),
     TopicSpec("targeting", "io.forewarn.TargetingRequest"),
@@ -76,6 +79,6 @@ class TopicNames:
 
     def short(self, full: str) -> str | None:
         """The short name of a full topic name, or None when it is not one of ours."""
-        if full.startswith(self.prefix) and full[len(self.prefix):] in BY_NAME:
-            return full[len(self.prefix):]
+        if full.startswith(self.prefix) and full[len(self.prefix) :] in BY_NAME:
+            return full[len(self.prefix) :]
         return None

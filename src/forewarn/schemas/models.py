@@ -304,6 +304,43 @@ class ImpactReport(Record):
     computed_at: UtcDatetime
 
 
+class SampleRun(Record):
+    service: str
+    metric: str
+    after_events: Int32
+    count: Int32
+    timestamps: bytes
+    values: bytes
+
+
+class SignalBatch(Record):
+    group: str
+    region: str
+    events: list[ObservabilityEvent] = Field(default_factory=list)
+    runs: list[SampleRun] = Field(default_factory=list)
+
+
+class OperatorCommand(Record):
+    command_id: str
+    action: str
+    issued_at: UtcDatetime
+    issued_by: str = "operator"
+    incident_id: str | None = None
+    maintenance_id: str | None = None
+    service: str | None = None
+    region: str | None = None
+    phase: Phase | None = None
+    cause: str | None = None
+    summary: str | None = None
+    eta: UtcDatetime | None = None
+    starts_at: UtcDatetime | None = None
+    ends_at: UtcDatetime | None = None
+    completed_at: UtcDatetime | None = None
+    impact: str | None = None
+    affected: Int64 | None = None
+    active_total: Int64 | None = None
+
+
 #: Avro full name -> model, for the codec and the drift test.
 MODELS: dict[str, type[Record]] = {
     f"io.forewarn.{m.__name__}": m
@@ -319,5 +356,7 @@ MODELS: dict[str, type[Record]] = {
         DeadLetter,
         TargetingRequest,
         ImpactReport,
+        SignalBatch,
+        OperatorCommand,
     )
 }

@@ -96,7 +96,7 @@ def test_string_list_parameter_survives_escapes(warehouse: Warehouse) -> None:
     values = ["plain", "it's", "back\\slash", "\\'both", "tab\tnew\nline", "", "ünïcode", "a,b]", "\\n", "`x`"]
     warehouse.command("CREATE TABLE s (v String) ENGINE = MergeTree ORDER BY v")
     warehouse.insert("s", [[v] for v in [*values, "other"]], ["v"])
-    found = warehouse.query(f"SELECT v FROM s WHERE v IN {StringList.expression('vs')}", {"vs": StringList(values)})
+    found = warehouse.query(f"SELECT v FROM s WHERE v IN {StringList.in_set('vs')}", {"vs": StringList(values)})
     assert sorted(v for (v,) in found) == sorted(values)
     with pytest.raises(ValueError, match="at least one"):
         StringList([])

@@ -88,7 +88,11 @@ class StringList:
     them one character at a time in Python (~20 ms) and the server parses an Array(String)
     literal (~16 ms); one pre-escaped string split by ``splitByChar`` costs a few ms on each
     side. Objects clickhouse-connect does not recognise are bound as ``str(value)``, which
-    is how the pre-escaped text gets through untouched. Use it in SQL via ``expression``.
+    is how the pre-escaped text gets through untouched.
+
+    Use it as ``column IN <StringList.in_set(name)>``, a subquery: with the array directly on
+    the right of IN (constant set), ClickHouse 26.9 took 90 ms for 10,000 ids and 55 s for
+    50,000; the subquery form is linear (~20 ms and ~160 ms).
 
     A value containing the separator (U+001F) comes back as pieces: ``IN`` misses it and may
     match its pieces instead. The replay check tolerates that (a missed id is re-inserted and
@@ -110,9 +114,9 @@ class StringList:
         self._text = text
 
     @staticmethod
-    def expression(name: str) -> str:
-        """The SQL that turns parameter ``name`` back into an ``Array(String)``."""
-        return f"splitByChar('\\x1F', {{{name}:String}})"
+    def in_set(name: str) -> str:
+        """SQL for the right-hand side of ``IN``: one row per value of parameter ``name``."""
+        return f"(SELECT arrayJoin(splitByChar('\\x1F', {{{name}:String}})))"
 
     def __str__(self) -> str:
         return self._text

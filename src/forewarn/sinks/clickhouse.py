@@ -136,7 +136,7 @@ class AuditStore:
                 f"SELECT DISTINCT audit_id FROM {self._audit_table} "
                 "WHERE recorded_at BETWEEN fromUnixTimestamp64Milli({since:Int64}, 'UTC') "
                 "AND fromUnixTimestamp64Milli({until:Int64}, 'UTC') "
-                f"AND audit_id IN {StringList.expression('ids')}",
+                f"AND audit_id IN {StringList.in_set('ids')}",
                 {
                     "since": _epoch_ms(min(r.recorded_at for r in records) - self._horizon),
                     "until": _epoch_ms(max(r.recorded_at for r in records) + self._horizon),
@@ -157,7 +157,7 @@ class AuditStore:
             unique = {(i.incident_id, i.version): i for i in reversed(incidents)}
             stored = warehouse.query(
                 f"SELECT DISTINCT incident_id, version FROM {self._incident_table} "
-                f"WHERE incident_id IN {StringList.expression('ids')}",
+                f"WHERE incident_id IN {StringList.in_set('ids')}",
                 {"ids": StringList({i.incident_id for i in incidents})},
             )
             for incident_id, version in stored:

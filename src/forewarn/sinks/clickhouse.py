@@ -7,8 +7,9 @@ are already present and inserts only the rest, one columnar INSERT per table per
 analyst views stay correct even if a copy slips through (two processes writing to one server),
 because they read through FINAL or aggregate copies away.
 
-A ``WarehouseUnavailable`` from here means nothing of the batch is known to be stored: the
-caller must not commit its offsets, and can simply retry the same batch later.
+A ``WarehouseUnavailable`` from here means the batch may be stored in part or not at all: the
+caller must not commit its offsets and should retry the same batch later, which the replay
+check makes safe.
 """
 
 from __future__ import annotations

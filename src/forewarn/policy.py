@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
+from forewarn.policy_drafting import GatePolicy, TonePolicy
 from forewarn.policy_rules import RulesPolicy
 from forewarn.schemas.models import Channel, IncidentKind, Severity
 from forewarn.yaml_lines import compose, line_of
@@ -88,6 +89,8 @@ class Policy(BaseModel):
     active_within_hours: int | None = None
     rules: RulesPolicy = Field(default_factory=RulesPolicy)
     send_policy: SendPolicy = Field(default_factory=SendPolicy)
+    gates: GatePolicy = Field(default_factory=GatePolicy)
+    tone: TonePolicy = Field(default_factory=TonePolicy)
 
     def service(self, name: str) -> ServicePolicy:
         return self.services.get(name, ServicePolicy())

@@ -43,3 +43,76 @@ def test_debezium_envelope() -> None:
     assert unwrap_debezium({"payload": {"op": "u", "before": None, "after": ROW}}) == ("upsert", ROW)
     assert unwrap_debezium({"payload": {"op": "d", "before": ROW, "after": None}})[0] == "delete"
     assert unwrap_debezium(ROW) == ("upsert", ROW)
+
+
+def test_nested_contacts_and_last_active_and_enterprise_plan() -> None:
+    row = {
+        **ROW,
+        "plan": "enterprise",
+        "contacts": {"emails": ["a@acme.example"], "slack_webhook": "https://hooks.slack.com/T1"},
+        "last_active": "payments=2026-11-23T08:00:00Z;reports=2026-11-20T08:00:00Z",
+    }
+    seg = segment_from_row(row, T0)
+    assert seg.enterprise and seg.contacts.slack_webhook == "https://hooks.slack.com/T1"
+    assert seg.last_active["payments"].hour == 8
+
+
+def test_webhook_must_be_https() -> None:
+    with pytest.raises(Rejected, match="slack_webhook"):
+        segment_from_row({**ROW, "slack_webhook": "http://hooks.example/x"}, T0)
+
+
+def test_debezium_unsupported_op_is_rejected() -> None:
+    with pytest.raises(Rejected, match="op 't'"):
+        unwrap_debezium({"payload": {"op": "t", "before": None, "after": None}})
+
+
+# ---- records of the customers topic: Avro, JSON rows, Debezium envelopes, tombstones ----
+
+import json  # noqa: E402
+
+from factories import customer  # noqa: E402
+from forewarn.processors.segments import change_from_record, customer_id_from_key  # noqa: E402
+from forewarn.schemas.codec import encode  # noqa: E402
+
+
+def envelope(op: str, before: object, after: object, ts_ms: int = 1_795_000_000_000) -> bytes:
+    return json.dumps({"schema": {}, "payload": {"op": op, "before": before, "after": after, "ts_ms": ts_ms}}).encode()
+
+
+def test_avro_record_is_checked_like_a_row() -> None:
+    assert change_from_record(b"c1", encode(customer("c1")), T0).segment == customer("c1")
+    with pytest.raises(Rejected, match="plan 'platinum'"):
+        change_from_record(b"c1", encode(customer("c1", plan="platinum")), T0)
+    with pytest.raises(Rejected) as bad:
+        change_from_record(b"c1", b"\x00\x00\x00\x00\x04garbage", T0)
+    assert bad.value.error_type in ("undecodable", "wrong_type")
+
+
+def test_debezium_json_envelope_on_the_topic() -> None:
+    key = json.dumps({"schema": {}, "payload": {"customer_id": "c1"}}).encode()
+    change = change_from_record(key, envelope("u", None, ROW), T0)
+    assert change.segment is not None and change.segment.regions == ["eu-west", "us-east"]
+    assert change.segment.updated_at.year == 2026 and change.segment.updated_at != T0  # the change's own ts_ms
+    deleted = change_from_record(key, envelope("d", ROW, None), T0)
+    assert (deleted.customer_id, deleted.segment) == ("c1", None)
+    with pytest.raises(Rejected, match="malformed email"):
+        change_from_record(key, envelope("c", None, {**ROW, "emails": "nope"}), T0)
+
+
+def test_plain_json_row_tombstone_and_mismatched_key() -> None:
+    assert change_from_record(b"c1", json.dumps(ROW).encode(), T0).segment is not None
+    assert change_from_record(b"c1", None, T0) == change_from_record(b'{"customer_id": "c1"}', None, T0)
+    with pytest.raises(Rejected, match="does not match"):
+        change_from_record(b"c2", json.dumps(ROW).encode(), T0)
+    with pytest.raises(Rejected, match="not JSON"):
+        change_from_record(b"c1", b"{not json", T0)
+
+
+def test_customer_id_from_key() -> None:
+    assert customer_id_from_key(b"c1") == "c1"
+    assert customer_id_from_key(b'{"id": 42}') == "42"
+    with pytest.raises(Rejected, match="names no customer_id"):
+        customer_id_from_key(b'{"a": 1, "b": 2}')
+    with pytest.raises(Rejected, match="not UTF-8"):
+        customer_id_from_key(b"\xff\xfe")

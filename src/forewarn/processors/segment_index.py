@@ -1,56 +1,146 @@
-"""In-partition secondary indexes over the customer table (region -> customer ids).
+"""In-partition secondary indexes and a compact projection of the customer table.
 
-Targeting asks one partition "who in region X?"; scanning every customer for every
-incident update would not scale, so each partition keeps this index next to its table
-and updates it on every upsert and delete.
+Targeting asks one partition "who in region X using feature Y?"; scanning and decoding
+every customer for every incident update would not scale, so each partition keeps, next to
+its table, region -> ids and feature -> ids indexes plus the little targeting needs to know
+about each customer (a ``Profile`` and a last-active time). Full segments are decoded only
+for the customers who will actually be messaged.
+
+Memory matters at millions of customers: profiles are interned (most customers share one),
+the id strings are the only per-customer strings, and last-active is whole seconds.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-ALL_REGIONS = "*"
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What targeting filters on; customers with the same answers share one instance."""
+
+    plan: str
+    enterprise: bool
+    regions: tuple[str, ...]
+    features: tuple[str, ...]
+    #: Channels the customer has at least one recipient on.
+    reach: frozenset[str]
+
+
+#: (profile, last active in epoch seconds, 0 when never seen active)
+Row = tuple[Profile, int]
 
 
 class SegmentIndex:
     def __init__(self) -> None:
-        self._regions: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        self._where: dict[int, dict[str, tuple[str, ...]]] = defaultdict(dict)
+        self._rows: dict[int, dict[str, Row]] = {}
+        self._regions: dict[int, dict[str, set[str]]] = {}
+        self._features: dict[int, dict[str, set[str]]] = {}
+        self._profiles: dict[Profile, Profile] = {}
 
-    def upsert(self, partition: int, customer_id: str, regions: Iterable[str]) -> None:
-        self.remove(partition, customer_id)
-        keys = tuple(sorted(set(regions))) or (ALL_REGIONS,)
-        by_region = self._regions[partition]
-        for region in keys:
-            by_region[region].add(customer_id)
-        self._where[partition][customer_id] = keys
+    def upsert(self, partition: int, customer_id: str, profile: Profile, last_active_s: int = 0) -> None:
+        """File the customer under its regions and features, leaving the ones it no longer has."""
+        rows = self._rows.setdefault(partition, {})
+        old = rows.get(customer_id)
+        profile = self._profiles.setdefault(profile, profile)
+        rows[customer_id] = (profile, last_active_s)
+        by_region = self._regions.setdefault(partition, {})
+        by_feature = self._features.setdefault(partition, {})
+        if old is None:
+            _add(by_region, profile.regions, customer_id)
+            _add(by_feature, profile.features, customer_id)
+        elif old[0] is not profile:
+            before = old[0]
+            _discard(by_region, set(before.regions) - set(profile.regions), customer_id)
+            _add(by_region, set(profile.regions) - set(before.regions), customer_id)
+            _discard(by_feature, set(before.features) - set(profile.features), customer_id)
+            _add(by_feature, set(profile.features) - set(before.features), customer_id)
 
     def remove(self, partition: int, customer_id: str) -> None:
-        keys = self._where[partition].pop(customer_id, ())
-        by_region = self._regions[partition]
-        for region in keys:
-            ids = by_region.get(region)
-            if ids is not None:
-                ids.discard(customer_id)
-                if not ids:
-                    del by_region[region]
+        rows = self._rows.get(partition)
+        if rows is None or customer_id not in rows:
+            return
+        profile, _ = rows.pop(customer_id)
+        _discard(self._regions.get(partition, {}), profile.regions, customer_id)
+        _discard(self._features.get(partition, {}), profile.features, customer_id)
 
     def drop_partition(self, partition: int) -> None:
+        self._rows.pop(partition, None)
         self._regions.pop(partition, None)
-        self._where.pop(partition, None)
+        self._features.pop(partition, None)
 
-    def candidates(self, partition: int, regions: Iterable[str]) -> Iterator[str]:
-        """Customers of the partition in any of the regions (all customers when no region is given)."""
-        wanted = list(regions)
+    def keep_only(self, partitions: Iterable[int]) -> None:
+        """Forget partitions this worker no longer holds (after a rebalance)."""
+        keep = set(partitions)
+        for partition in list(self._rows):
+            if partition not in keep:
+                self.drop_partition(partition)
+
+    def candidates(self, partition: int, regions: Iterable[str], features: Iterable[str] = ()) -> list[str]:
+        """Customers of the partition in any of the regions and using any of the features, sorted.
+
+        No region means every region; no feature means every feature.
+        """
+        sets = [
+            _union(self._regions.get(partition, {}), regions),
+            _union(self._features.get(partition, {}), features),
+        ]
+        wanted = [s for s in sets if s is not None]
         if not wanted:
-            yield from sorted(self._where[partition])
-            return
-        by_region = self._regions[partition]
-        found: set[str] = set()
-        for region in wanted:
-            found |= by_region.get(region, set())
-        yield from sorted(found)
+            return sorted(self._rows.get(partition, {}))
+        wanted.sort(key=len)
+        smallest, *others = wanted
+        return sorted(c for c in smallest if all(c in other for other in others))
+
+    def row(self, partition: int, customer_id: str) -> Row | None:
+        return self._rows.get(partition, {}).get(customer_id)
+
+    def partitions(self) -> list[int]:
+        return sorted(self._rows)
+
+    def size(self, partition: int) -> int:
+        return len(self._rows.get(partition, {}))
+
+    def active_since(self, partition: int, since_s: int | None) -> int:
+        """Customers of the partition active at or after ``since_s`` (all of them when None)."""
+        rows = self._rows.get(partition, {})
+        if since_s is None:
+            return len(rows)
+        return sum(1 for _, active in rows.values() if active >= since_s)
+
+    def regions_of(self, partition: int, customer_id: str) -> list[str]:
+        """The region keys the id is filed under (for `customers show`: index and table must agree)."""
+        return sorted(r for r, ids in self._regions.get(partition, {}).items() if customer_id in ids)
+
+    def features_of(self, partition: int, customer_id: str) -> list[str]:
+        return sorted(f for f, ids in self._features.get(partition, {}).items() if customer_id in ids)
 
     def __len__(self) -> int:
-        return sum(len(w) for w in self._where.values())
+        return sum(len(rows) for rows in self._rows.values())
+
+
+def _union(index: dict[str, set[str]], keys: Iterable[str]) -> set[str] | None:
+    wanted = list(keys)
+    if not wanted:
+        return None
+    if len(wanted) == 1:
+        return index.get(wanted[0], set())
+    found: set[str] = set()
+    for key in wanted:
+        found |= index.get(key, set())
+    return found
+
+
+def _add(index: dict[str, set[str]], keys: Iterable[str], customer_id: str) -> None:
+    for key in keys:
+        index.setdefault(key, set()).add(customer_id)
+
+
+def _discard(index: dict[str, set[str]], keys: Iterable[str], customer_id: str) -> None:
+    for key in keys:
+        ids = index.get(key)
+        if ids is not None:
+            ids.discard(customer_id)
+            if not ids:
+                del index[key]

@@ -1,7 +1,10 @@
 """Who hears about an incident version, and on which channels.
 
 An incident version is broadcast to every partition of the customer table; each
-partition answers for the customers it holds, so fan-out splits across workers.
+partition answers for the customers it holds, so fan-out splits across workers. The
+filters run on a customer's ``Profile`` (see ``segment_index``) so a partition can decide
+for 100,000s of customers without decoding one segment; ``is_affected`` applies the very
+same rule to a full segment.
 """
 
 from __future__ import annotations
@@ -10,7 +13,20 @@ from datetime import datetime, timedelta
 
 from forewarn.policy import Policy
 from forewarn.processors.ids import stable_id
+from forewarn.processors.segment_index import Profile
 from forewarn.schemas.models import Channel, CustomerSegment, Incident, TargetingRequest
+
+#: Posted once per incident, not per customer, so targeting never addresses them.
+PUBLIC_CHANNELS = frozenset({Channel.statuspage, Channel.social})
+#: Bridges into a customer's own chat, offered to enterprise accounts that configured one.
+BRIDGES = frozenset({Channel.slack, Channel.teams})
+PERSONAL_CHANNELS = tuple(c for c in Channel if c not in PUBLIC_CHANNELS)
+
+
+def channels_by_severity(incident: Incident, policy: Policy) -> list[Channel]:
+    rule = policy.send_policy.rule(incident.kind)
+    table = rule.channels if rule.channels is not None else policy.channels
+    return list(table.get(incident.severity, []))
 
 
 def plan_targeting(incident: Incident, policy: Policy, partitions: int) -> list[TargetingRequest]:
@@ -20,37 +36,23 @@ def plan_targeting(incident: Incident, policy: Policy, partitions: int) -> list[
     service = policy.service(incident.service)
     if not service.customer_facing:
         return []
-    regions = [] if incident.region == "global" else [incident.region]
+    single = incident.customer_id
+    regions = [] if incident.region == "global" or single else [incident.region]
     request_id = stable_id(incident.incident_id, incident.version)
     return [
         TargetingRequest(
             request_id=request_id,
             partition=p,
             incident=incident,
-            channels=list(policy.channels.get(incident.severity, [])),
+            channels=channels_by_severity(incident, policy),
             regions=regions,
-            features=list(service.features),
-            active_within_hours=policy.active_within_hours,
-            customer_id=incident.customer_id,
+            plans=[] if single else list(service.plans),
+            features=[] if single else list(service.features),
+            active_within_hours=None if single else policy.active_within_hours,
+            customer_id=single,
         )
         for p in range(partitions)
     ]
-
-
-def is_affected(segment: CustomerSegment, request: TargetingRequest, now: datetime) -> bool:
-    if request.customer_id is not None:
-        return segment.customer_id == request.customer_id
-    if request.regions and not set(request.regions).intersection(segment.regions):
-        return False
-    if request.plans and segment.plan not in request.plans:
-        return False
-    if request.features and not set(request.features).intersection(segment.features):
-        return False
-    if request.active_within_hours is not None:
-        since = now - timedelta(hours=request.active_within_hours)
-        if not any(t >= since for t in segment.last_active.values()):
-            return False
-    return True
 
 
 def recipients(segment: CustomerSegment, channel: Channel) -> list[str]:
@@ -73,16 +75,55 @@ def recipients(segment: CustomerSegment, channel: Channel) -> list[str]:
             return []
 
 
-def channels_for(segment: CustomerSegment, request: TargetingRequest, policy: Policy) -> list[Channel]:
+def profile_of(segment: CustomerSegment) -> Profile:
+    return Profile(
+        plan=segment.plan,
+        enterprise=segment.enterprise,
+        regions=tuple(sorted(set(segment.regions))),
+        features=tuple(sorted(set(segment.features))),
+        reach=frozenset(c.value for c in PERSONAL_CHANNELS if recipients(segment, c)),
+    )
+
+
+def last_active_s(segment: CustomerSegment) -> int:
+    """Latest activity on any feature, in epoch seconds (0: never seen active)."""
+    return int(max(segment.last_active.values()).timestamp()) if segment.last_active else 0
+
+
+def active_since_s(request: TargetingRequest, now: datetime) -> int | None:
+    """The activity cut-off of a request in epoch seconds, None when activity doesn't matter."""
+    if request.active_within_hours is None:
+        return None
+    return int((now - timedelta(hours=request.active_within_hours)).timestamp())
+
+
+def matches(customer_id: str, profile: Profile, active_s: int, request: TargetingRequest, since_s: int | None) -> bool:
+    """The targeting filters: single customer, regions, plans, features used, recent activity."""
+    if request.customer_id is not None:
+        return customer_id == request.customer_id
+    if request.regions and not any(r in profile.regions for r in request.regions):
+        return False
+    if request.plans and profile.plan not in request.plans:
+        return False
+    if request.features and not any(f in profile.features for f in request.features):
+        return False
+    return since_s is None or active_s >= since_s
+
+
+def is_affected(segment: CustomerSegment, request: TargetingRequest, now: datetime) -> bool:
+    return matches(
+        segment.customer_id, profile_of(segment), last_active_s(segment), request, active_since_s(request, now)
+    )
+
+
+def channels_for(profile: Profile, request: TargetingRequest, policy: Policy) -> list[Channel]:
     """The request's channels this customer can receive: enterprise-only ones need enterprise."""
     chosen: list[Channel] = []
     for channel in request.channels:
-        if channel in policy.enterprise_only_channels and not segment.enterprise:
-            continue
-        if channel in (Channel.slack, Channel.teams) and not segment.enterprise:
-            continue
-        if channel in (Channel.statuspage, Channel.social):
+        if channel in PUBLIC_CHANNELS:
             continue  # public channels are posted once per incident, not per customer
-        if recipients(segment, channel):
+        if (channel in policy.enterprise_only_channels or channel in BRIDGES) and not profile.enterprise:
+            continue
+        if channel.value in profile.reach:
             chosen.append(channel)
     return chosen

@@ -37,12 +37,24 @@ from forewarn.web.server import WebContext, WebServer
 log = logging.getLogger(__name__)
 
 
+#: Faust's RocksDB defaults reserve a 2 GiB block cache (+ 500 MiB compressed) and 3 x 64 MiB
+#: memtables per partition database; with millions of customers that alone would exceed the
+#: worker's memory budget, and the tables are read through in-memory indexes anyway.
+ROCKSDB_OPTIONS = {
+    "block_cache_size": 64 * 1024**2,
+    "block_cache_compressed_size": 16 * 1024**2,
+    "write_buffer_size": 16 * 1024**2,
+    "max_write_buffer_number": 2,
+}
+
+
 def _table(app: faust.App, name: str, partitions: int) -> Any:
     return app.Table(
         name,
         key_type=bytes,  # bytes key and value types make Faust use the raw codec for the changelog
         value_type=bytes,
         partitions=partitions,
+        options=dict(ROCKSDB_OPTIONS),  # Faust's store pops keys from it: one dict per table
     )
 
 
@@ -108,7 +120,9 @@ def create_app(
         ingest.register(app, stages.ingest)
         stages.detect = Detect(ctx, _table(app, "open-incidents", settings.partitions))
         detect.register(app, stages.detect)
-        stages.targeting = Targeting(ctx, _table(app, "customers", settings.partitions))
+        stages.targeting = Targeting(
+            ctx, _table(app, "customers", settings.partitions), _table(app, "cadence", settings.partitions)
+        )
         targeting.register(app, stages.targeting)
     if SINKS in roles:
         stages.delivery = Delivery(ctx, build_deliverers(settings, clock))

@@ -1,30 +1,65 @@
 """Stage glue: incident versions -> per-partition targeting -> notification commands.
 
-The customer table and its in-memory index live with the partitions of ``customers``;
-an incident version is broadcast to every partition, and each answers for its own.
+The customer table, its secondary indexes and the compact targeting projection live with
+the partitions of ``customers``; an incident version is broadcast to every partition, and
+each answers for its own customers: filters on the projection, reports the share affected,
+asks the send policy per customer and channel, and only then decodes the segments of the
+customers who will actually hear something.
+
+Fan-out goes in chunks. A chunk's commands (and their audit records) are acknowledged by
+Kafka before the cadence ledger records them as sent, so a crash mid fan-out re-sends at
+most the unacknowledged chunk (same notification ids; sinks dedup) and never skips anyone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator, Sequence
+from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 import faust
 from faust.types import TP
 
+from forewarn.policy import CadenceRule
+from forewarn.processors.cadence import IncidentLedger, Note, decide
+from forewarn.processors.deadletter import Rejected
 from forewarn.processors.draft import command_for, draft
 from forewarn.processors.segment_index import SegmentIndex
-from forewarn.processors.target import channels_for, is_affected, plan_targeting
-from forewarn.schemas.codec import decode
-from forewarn.schemas.models import CustomerSegment, Incident, TargetingRequest
+from forewarn.processors.segments import change_from_record
+from forewarn.processors.target import (
+    active_since_s,
+    channels_for,
+    last_active_s,
+    matches,
+    plan_targeting,
+    profile_of,
+)
+from forewarn.schemas.codec import decode, encode
+from forewarn.schemas.models import (
+    Channel,
+    CustomerSegment,
+    ImpactReport,
+    Incident,
+    Phase,
+    Record,
+    TargetingRequest,
+)
 from forewarn.streams.context import StreamContext
 
 log = logging.getLogger(__name__)
 
+#: Customers per acknowledged batch: big enough to keep the producer busy, small enough that
+#: a crash re-sends little.
+CHUNK = 2000
+#: Yield to the event loop this often while rebuilding, so heartbeats keep the group alive.
+REBUILD_YIELD_EVERY = 5000
 
-def partition_keys(table: Any) -> dict[int, Iterator[bytes]]:
-    """Keys of each active partition of a RocksDB-backed table.
+
+def partition_items(table: Any) -> dict[int, Iterator[tuple[bytes, bytes]]]:
+    """Stored items of each active partition of a RocksDB-backed table.
 
     Faust exposes no per-partition iteration, but its RocksDB store keeps one database
     per partition; this is the one place that reaches into it.
@@ -33,17 +68,30 @@ def partition_keys(table: Any) -> dict[int, Iterator[bytes]]:
     actives = table.app.assignor.assigned_actives()
     topic = table.changelog_topic_name
     return {
-        partition: store._visible_keys(db)
+        partition: store._visible_items(db)
         for partition, db in list(store._dbs.items())
         if TP(topic=topic, partition=partition) in actives
     }
 
 
+def batched(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def _record_time(message: Any) -> datetime:
+    return datetime.fromtimestamp(message.timestamp or 0, UTC)
+
+
 class Targeting:
-    def __init__(self, ctx: StreamContext, customers: Any) -> None:
+    def __init__(self, ctx: StreamContext, customers: Any, cadence: Any) -> None:
         self.ctx = ctx
         self.customers = customers
+        self.cadence = cadence
         self.index = SegmentIndex()
+        self.ledgers: dict[tuple[str, int], IncidentLedger] = {}
+        self.ready = False
 
     async def plan(self, message: Any) -> None:
         ctx = self.ctx
@@ -53,64 +101,164 @@ class Targeting:
         for request in plan_targeting(incident, ctx.policy, ctx.settings.partitions):
             await ctx.send("targeting", request.request_id.encode(), request, partition=request.partition)
 
+    # ---- the customer table -------------------------------------------------------------
+
     async def upsert_customer(self, message: Any) -> None:
-        ctx, key = self.ctx, message.key
-        if key is None:
+        """Apply one record of ``customers`` (Avro, JSON row, Debezium envelope or tombstone)."""
+        ctx = self.ctx
+        if message.key is None:
             await ctx.reject(message, "customers", "invalid", "customer record without a key")
             return
-        if message.value is None:  # tombstone: the customer is gone
-            self.index.remove(message.partition, key.decode())
+        try:
+            change = change_from_record(message.key, message.value, _record_time(message))
+        except Rejected as exc:
+            await ctx.reject(message, "customers", exc.error_type, exc.reason)
+            return
+        key = change.customer_id.encode()
+        if change.segment is None:
+            self.index.remove(message.partition, change.customer_id)
             if self.customers.get(key) is not None:
                 del self.customers[key]
             return
-        segment = await ctx.decoded(message, CustomerSegment, "customers")
-        if segment is None:
-            return
-        if segment.customer_id.encode() != key:
-            reason = f"key {key!r} does not match customer_id {segment.customer_id!r}"
-            await ctx.reject(message, "customers", "invalid", reason)
-            return
-        self.customers[key] = message.value
-        self.index.upsert(message.partition, segment.customer_id, segment.regions)
+        stored = message.value if message.value[:1] == b"\x00" else encode(change.segment)
+        self.customers[key] = stored
+        self.remember(message.partition, change.segment)
 
-    def rebuild_index(self) -> None:
+    def remember(self, partition: int, segment: CustomerSegment) -> None:
+        self.index.upsert(partition, segment.customer_id, profile_of(segment), last_active_s(segment))
+
+    async def rebuild_index(self) -> None:
         """After table recovery: the index is memory only, the table is the truth."""
-        for partition, keys in partition_keys(self.customers).items():
+        self.ready = False
+        items = partition_items(self.customers)
+        self.index.keep_only(items)
+        self.ledgers.clear()  # a partition may have moved here with ledgers another worker advanced
+        seen = 0
+        for partition, stored in items.items():
             self.index.drop_partition(partition)
-            for key in keys:
-                stored = self.customers.get(key)
-                if stored is not None:
-                    segment = decode(stored, CustomerSegment)
-                    self.index.upsert(partition, segment.customer_id, segment.regions)
-        log.info("segment index rebuilt: %d customers", len(self.index))
+            for _, value in stored:
+                self.remember(partition, decode(value, CustomerSegment))
+                seen += 1
+                if seen % REBUILD_YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        self.ready = True
+        log.info("segment index rebuilt: %d customers in partitions %s", len(self.index), sorted(items))
+
+    # ---- targeting ------------------------------------------------------------------------
 
     async def target(self, message: Any) -> None:
         ctx = self.ctx
         request = await ctx.decoded(message, TargetingRequest, "target")
         if request is None:
             return
-        incident, now = request.incident, ctx.clock.now()
-        for customer_id in self.index.candidates(message.partition, request.regions):
-            stored = self.customers.get(customer_id.encode())
+        partition, incident = message.partition, request.incident
+        since = active_since_s(request, incident.updated_at)
+        affected = self.affected(partition, request, since)
+        await self.report_impact(request, partition, len(affected), self.index.active_since(partition, since))
+        ledger = self.ledger(incident.incident_id, partition)
+        if ledger.closed is not None and incident.version <= ledger.closed:
+            return  # a replay after everyone was told it is resolved
+        rule = ctx.policy.send_policy.rule(incident.kind)
+        note = Note.of(incident, rule)
+        for chunk in batched(affected, CHUNK):
+            sent = await self.fan_out(chunk, partition, request, ledger, rule)
+            if sent:
+                self.cadence[ledger.chunk_key(ledger.chunks)] = ledger.record(incident.version, note, sent)
+                self.cadence[ledger.head_key] = ledger.head()
+        if incident.phase is Phase.resolved:
+            self.close(ledger, incident.version)
+
+    def affected(self, partition: int, request: TargetingRequest, since: int | None) -> list[str]:
+        if request.customer_id is not None:
+            candidates = [request.customer_id]
+        else:
+            candidates = self.index.candidates(partition, request.regions, request.features)
+        found = []
+        for customer_id in candidates:
+            row = self.index.row(partition, customer_id)
+            if row is not None and matches(customer_id, row[0], row[1], request, since):
+                found.append(customer_id)
+        return found
+
+    async def report_impact(self, request: TargetingRequest, partition: int, affected: int, active: int) -> None:
+        """Feed the share of active customers affected back to severity classification."""
+        incident = request.incident
+        report = ImpactReport(
+            incident_id=incident.incident_id,
+            incident_version=incident.version,
+            partition=partition,
+            partitions=self.ctx.settings.partitions,
+            affected=affected,
+            active_total=active,
+            computed_at=self.ctx.clock.now(),
+        )
+        await self.ctx.send("impact", incident.incident_id.encode(), report)
+
+    async def fan_out(
+        self, chunk: Sequence[str], partition: int, request: TargetingRequest, ledger: IncidentLedger, rule: CadenceRule
+    ) -> list[tuple[str, list[Channel]]]:
+        """Commands for one chunk of affected customers, acknowledged before this returns."""
+        incident, now = request.incident, self.ctx.clock.now()
+        since = active_since_s(request, incident.updated_at)
+        acks: list[Awaitable[Any]] = []
+        sent: list[tuple[str, list[Channel]]] = []
+        for customer_id in chunk:
+            row = self.index.row(partition, customer_id)  # re-read: it may have moved or gone meanwhile
+            if row is None or not matches(customer_id, row[0], row[1], request, since):
+                continue
+            channels = [
+                channel
+                for channel in channels_for(row[0], request, self.ctx.policy)
+                if decide(ledger.told_on(customer_id, channel), incident, rule).sends
+            ]
+            stored = self.customers.get(customer_id.encode()) if channels else None
             if stored is None:
                 continue
             segment = decode(stored, CustomerSegment)
-            if not is_affected(segment, request, incident.updated_at):
-                continue
-            for channel in channels_for(segment, request, ctx.policy):
-                words = draft(incident, segment, channel, ctx.settings.status_page_url)
-                command = command_for(incident, segment, channel, words, now=now, dry_run=ctx.settings.dry_run)
-                await ctx.send(f"notify.{channel.value}", command.notification_id.encode(), command)
-                await ctx.audit(ctx.trail.command(command, now))
+            for channel in channels:
+                acks.extend(await self.emit(incident, segment, channel, now))
+            sent.append((customer_id, channels))
+        await asyncio.gather(*acks)
+        return sent
+
+    async def emit(
+        self, incident: Incident, segment: CustomerSegment, channel: Channel, now: datetime
+    ) -> list[Awaitable[Any]]:
+        """Draft, build and send one notification command: the one place a command is made."""
+        ctx = self.ctx
+        words = draft(incident, segment, channel, ctx.settings.status_page_url)
+        command = command_for(incident, segment, channel, words, now=now, dry_run=ctx.settings.dry_run)
+        sent = await self._send(f"notify.{channel.value}", command.notification_id.encode(), command)
+        audit = ctx.trail.command(command, now)
+        return [sent, await self._send("audit", audit.audit_id.encode(), audit)]
+
+    async def _send(self, short_topic: str, key: bytes, record: Record) -> Awaitable[Any]:
+        """Send and hand back the acknowledgement to wait for."""
+        ack: Awaitable[Any] = await self.ctx.topics[short_topic].send(key=key, value=encode(record))
+        return ack
+
+    # ---- cadence ledgers ------------------------------------------------------------------
+
+    def ledger(self, incident_id: str, partition: int) -> IncidentLedger:
+        cached = self.ledgers.get((incident_id, partition))
+        if cached is None:
+            empty = IncidentLedger(incident_id, partition)
+            cached = IncidentLedger.restore(incident_id, partition, self.cadence.get(empty.head_key), self.cadence.get)
+            self.ledgers[(incident_id, partition)] = cached
+        return cached
+
+    def close(self, ledger: IncidentLedger, version: int) -> None:
+        """Resolved and told: keep only the closing version, drop the ids (memory and store)."""
+        for key in ledger.close(version):
+            if self.cadence.get(key) is not None:
+                del self.cadence[key]
+        self.cadence[ledger.head_key] = ledger.head()
+        self.ledgers.pop((ledger.incident_id, ledger.partition), None)
 
 
 def register(app: faust.App, targeting: Targeting) -> None:
     topics = targeting.ctx.topics
-
-    async def rebuild_segment_index() -> None:
-        targeting.rebuild_index()
-
-    targeting.customers.on_recover(rebuild_segment_index)
+    targeting.customers.on_recover(targeting.rebuild_index)
 
     @app.agent(topics["incidents"], name="plan")
     async def plan_agent(stream: Any) -> None:

@@ -93,6 +93,7 @@ def create_app(
     warehouse: Warehouse | None = None,
 ) -> tuple[faust.App, Stages]:
     clock = clock or SystemClock()
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # Faust won't create it for a pipeline-only worker
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka}",

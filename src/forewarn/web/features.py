@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from forewarn.web import customers
 from forewarn.web.server import Feature
 
 
 def features() -> list[Feature]:
     found: list[Feature] = []
+    found.append(customers.feature)
     return found

@@ -1,0 +1,181 @@
+"""The facts a message states, derived once per incident version (never per customer).
+
+Everything here is the same for every reader of a version; what differs per reader (their
+name, their time zone) stays a ``{placeholder}`` until ``personalise`` fills it in. That is
+what lets 300k customers share one rendered (or model-written) draft per channel and language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from forewarn.policy import Policy
+from forewarn.processors.draft.times import full_time, short_time
+from forewarn.schemas.models import CustomerSegment, Incident, IncidentKind, Phase
+
+TEMPLATES: tuple[str, ...] = (
+    "initial",
+    "update",
+    "resolution",
+    "maintenance_scheduled",
+    "maintenance_start",
+    "maintenance_end",
+    "maintenance_overrun",
+    "false_alarm",
+    "executive_note",
+    "postmortem",
+)
+#: Time facts a message may show; each is a ``{name}`` (full) and ``{name_short}`` placeholder.
+TIME_FACTS: tuple[str, ...] = ("eta", "next_update", "starts", "ends", "resolved", "opened")
+PLACEHOLDERS: frozenset[str] = frozenset({"account", *TIME_FACTS, *(f"{name}_short" for name in TIME_FACTS)})
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+#: The facts each message must state (the validator checks them in every channel).
+REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
+    "initial": ("service", "status", "eta", "next_update"),
+    "update": ("service", "status", "eta", "next_update"),
+    "executive_note": ("service", "status", "eta", "next_update"),
+    "maintenance_overrun": ("service", "status", "ends", "next_update"),
+    "maintenance_scheduled": ("service", "status", "starts", "ends"),
+    "maintenance_start": ("service", "status", "ends", "next_update"),
+    "maintenance_end": ("service", "status"),
+    "resolution": ("service", "status"),
+    "false_alarm": ("service", "status"),
+    "postmortem": ("service", "status"),
+}
+STATUS_KEYS: tuple[str, ...] = (
+    "investigating",
+    "identified",
+    "monitoring",
+    "resolved",
+    "scheduled",
+    "in_progress",
+    "completed",
+    "false_alarm",
+)
+
+
+def template_for(incident: Incident) -> str:
+    """Which message an incident version calls for; ``change`` names what the version changed."""
+    change = incident.change
+    if change == "false_alarm":
+        return "false_alarm"
+    if change == "postmortem":
+        return "postmortem"
+    if change in ("extended", "executive_note"):
+        return "executive_note"
+    if incident.kind is IncidentKind.maintenance:
+        if incident.phase is Phase.resolved:
+            return "maintenance_end"
+        if change == "overrun":
+            return "maintenance_overrun"
+        if change in ("started", "phase"):
+            return "maintenance_start"
+        return "maintenance_scheduled"
+    if incident.phase is Phase.resolved:
+        return "resolution"
+    return "initial" if change == "opened" else "update"
+
+
+def status_key(template: str, incident: Incident) -> str:
+    return {
+        "maintenance_scheduled": "scheduled",
+        "maintenance_start": "in_progress",
+        "maintenance_overrun": "in_progress",
+        "maintenance_end": "completed",
+        "false_alarm": "false_alarm",
+        "postmortem": "resolved",
+    }.get(template, incident.phase.value)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The structured fact sheet: what templates render and what a model is given."""
+
+    incident_id: str
+    version: int
+    template: str
+    service: str
+    region: str
+    severity: str
+    kind: str
+    phase: str
+    symptom: str
+    status: str
+    cause: str
+    sla_breached: bool
+    flags: tuple[str, ...]
+    times: dict[str, datetime] = field(default_factory=dict)
+    ongoing: timedelta | None = None
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        return (self.incident_id, self.version, self.template)
+
+    def required(self) -> tuple[str, ...]:
+        """Required facts that apply to this version (no next update without a cadence, ...)."""
+        out = []
+        for fact in REQUIRED_FACTS[self.template]:
+            if fact in ("next_update", "ends", "starts") and fact not in self.times:
+                continue
+            out.append(fact)
+        return tuple(out)
+
+
+def facts_for(incident: Incident, policy: Policy) -> Facts:
+    template = template_for(incident)
+    service = policy.service(incident.service).display_name or incident.service.capitalize()
+    times: dict[str, datetime] = {"opened": incident.opened_at}
+    resolved = incident.phase is Phase.resolved
+    if incident.eta is not None:
+        times["eta"] = incident.eta
+    if incident.next_update_at is not None and not resolved and template != "postmortem":
+        times["next_update"] = incident.next_update_at
+    if incident.resolved_at is not None:
+        times["resolved"] = incident.resolved_at
+    if incident.kind is IncidentKind.maintenance:
+        times["starts"] = incident.opened_at
+        if incident.eta is not None:
+            times["ends"] = incident.eta
+    end = incident.resolved_at or incident.updated_at
+    return Facts(
+        incident_id=incident.incident_id,
+        version=incident.version,
+        template=template,
+        service=service,
+        region="" if incident.region == "global" else incident.region.upper(),
+        severity=incident.severity.value,
+        kind=incident.kind.value,
+        phase=incident.phase.value,
+        symptom=incident.symptom,
+        status=status_key(template, incident),
+        cause=(incident.cause or "").strip(),
+        sla_breached=incident.kind is IncidentKind.sla_breach or "sla_breach" in incident.flags,
+        flags=tuple(incident.flags),
+        times=times,
+        ongoing=end - incident.opened_at if end > incident.opened_at else None,
+    )
+
+
+def skeleton_values(facts: Facts) -> dict[str, str]:
+    """Template variables for reader-specific facts: the placeholder itself, or "" when unknown."""
+    values = {"account": "{account}"}
+    for name in TIME_FACTS:
+        known = name in facts.times
+        values[name] = f"{{{name}}}" if known else ""
+        values[f"{name}_short"] = f"{{{name}_short}}" if known else ""
+    return values
+
+
+def persona(
+    facts: Facts, segment: CustomerSegment | None, language: str, public_timezone: str = "UTC"
+) -> dict[str, str]:
+    """One reader's values for the placeholders: their name, every time in their zone and locale."""
+    timezone = segment.timezone if segment is not None else public_timezone
+    values = {"account": segment.account_name if segment is not None else ""}
+    for name, at in facts.times.items():
+        values[name] = full_time(at, timezone, language)
+        values[f"{name}_short"] = short_time(at, timezone, language)
+    return values

@@ -49,6 +49,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("impact", "io.forewarn.ImpactReport"),
     *(TopicSpec(f"notify.{c}", "io.forewarn.NotificationCommand") for c in CHANNELS),
     TopicSpec("approvals", "io.forewarn.Approval", compacted=True),
+    TopicSpec("internal.facts", "io.forewarn.InternalFact"),
     TopicSpec("receipts", "io.forewarn.DeliveryReceipt"),
     TopicSpec("audit", "io.forewarn.AuditRecord", retention_ms=30 * 24 * 3600 * 1000),
     TopicSpec(

@@ -341,6 +341,50 @@ class OperatorCommand(Record):
     active_total: Int64 | None = None
 
 
+class AffectedAccount(Record):
+    customer_id: str
+    account_name: str
+    plan: str
+    enterprise: bool = False
+    language: str = "en"
+    timezone: str = "UTC"
+    regions: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+
+
+class ImpactBreakdown(Record):
+    incident_id: str
+    incident_version: Int64
+    partition: Int32
+    partitions: Int32
+    affected: Int64
+    active_total: Int64
+    by_plan: dict[str, Int64] = Field(default_factory=dict)
+    by_region: dict[str, Int64] = Field(default_factory=dict)
+    by_language: dict[str, Int64] = Field(default_factory=dict)
+    enterprise: Int64 = 0
+    accounts: list[AffectedAccount] = Field(default_factory=list)
+    accounts_omitted: Int64 = 0
+    computed_at: UtcDatetime
+
+
+class FactKind(StrEnum):
+    incident = "incident"
+    breakdown = "breakdown"
+    approval = "approval"
+    tick = "tick"
+
+
+class InternalFact(Record):
+    fact_id: str
+    kind: FactKind
+    incident_id: str = ""
+    at: UtcDatetime
+    incident: Incident | None = None
+    breakdown: ImpactBreakdown | None = None
+    approval: Approval | None = None
+
+
 #: Avro full name -> model, for the codec and the drift test.
 MODELS: dict[str, type[Record]] = {
     f"io.forewarn.{m.__name__}": m
@@ -358,5 +402,7 @@ MODELS: dict[str, type[Record]] = {
         ImpactReport,
         SignalBatch,
         OperatorCommand,
+        ImpactBreakdown,
+        InternalFact,
     )
 }

@@ -79,6 +79,51 @@ class ChannelSettings(BaseModel):
     banner_push_url: str | None = None
 
 
+class InternalSettings(BaseModel):
+    """Where the company's own side of an incident goes: mail lists and chat webhooks.
+
+    Internal messages (war room, support, leadership) are sent only to these destinations;
+    the internal sink refuses any other address, so they can never reach a customer.
+    Lists are comma-separated in the environment (``FOREWARN_INTERNAL_SUPPORT_EMAILS``, ...).
+    """
+
+    war_room_emails: list[str] = Field(default_factory=list)
+    war_room_webhook: str | None = None
+    support_emails: list[str] = Field(default_factory=list)
+    support_webhook: str | None = None
+    leadership_emails: list[str] = Field(default_factory=list)
+    leadership_webhook: str | None = None
+
+    @field_validator("war_room_emails", "support_emails", "leadership_emails", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    def destinations(self, audience: str) -> tuple[list[str], str | None]:
+        """An audience's (mail list, webhook); audiences: war_room, support, leadership."""
+        return list(getattr(self, f"{audience}_emails")), getattr(self, f"{audience}_webhook")
+
+    @property
+    def allowed(self) -> frozenset[str]:
+        """Every configured internal destination: the only places internal messages may go."""
+        out: set[str] = set()
+        for audience in ("war_room", "support", "leadership"):
+            emails, webhook = self.destinations(audience)
+            out.update(e.lower() for e in emails)
+            if webhook:
+                out.add(webhook)
+        return frozenset(out)
+
+    def to_env(self) -> dict[str, str]:
+        env = {}
+        for name, value in self.model_dump().items():
+            if value:
+                env[f"FOREWARN_INTERNAL_{name.upper()}"] = ",".join(value) if isinstance(value, list) else str(value)
+        return env
+
+
 def _section_to_env(prefix: str, section: BaseModel) -> dict[str, str]:
     """``FOREWARN_<SECTION>_<FIELD>`` for every set field of a nested settings model."""
     env: dict[str, str] = {}
@@ -112,6 +157,7 @@ class Settings(BaseModel):
     channels: list[str] = Field(default_factory=lambda: ["email"])
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     providers: ChannelSettings = Field(default_factory=ChannelSettings)
+    internal: InternalSettings = Field(default_factory=InternalSettings)
 
     @field_validator("topic_prefix")
     @classmethod
@@ -148,6 +194,7 @@ class Settings(BaseModel):
         env["FOREWARN_CHANNELS"] = ",".join(self.channels)
         env.update(_section_to_env("FOREWARN_DELIVERY_", self.delivery))
         env.update(_section_to_env("FOREWARN_PROVIDER_", self.providers))
+        env.update(self.internal.to_env())
         if self.smtp.username:
             env["FOREWARN_SMTP_USERNAME"] = self.smtp.username
         if self.smtp.password:
@@ -221,5 +268,8 @@ class Settings(BaseModel):
             section = _section_from_env(e, prefix, model)
             if section:
                 values[field] = section
+        internal = _section_from_env(e, "FOREWARN_INTERNAL_", InternalSettings)
+        if internal:
+            values["internal"] = internal
         values.update(overrides)
         return cls.model_validate(values)

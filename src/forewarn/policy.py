@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
 from forewarn.policy_drafting import GatePolicy, TonePolicy
+from forewarn.policy_internal import InternalPolicy
 from forewarn.policy_rules import RulesPolicy
 from forewarn.schemas.models import Channel, IncidentKind, Severity
 from forewarn.yaml_lines import compose, line_of
@@ -91,6 +92,7 @@ class Policy(BaseModel):
     send_policy: SendPolicy = Field(default_factory=SendPolicy)
     gates: GatePolicy = Field(default_factory=GatePolicy)
     tone: TonePolicy = Field(default_factory=TonePolicy)
+    internal: InternalPolicy = Field(default_factory=InternalPolicy)
 
     def service(self, name: str) -> ServicePolicy:
         return self.services.get(name, ServicePolicy())

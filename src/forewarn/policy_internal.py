@@ -1,0 +1,30 @@
+"""Policy for the company's own side of an incident: who inside hears what, and how often.
+
+Destinations (mail lists, webhooks) are deployment settings (``Settings.internal``); this
+section holds the cadence, which is a company decision like the customer ``send_policy``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from forewarn.schemas.models import Severity
+
+
+class InternalPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Severities whose incidents get an executive briefing while open.
+    briefing_severities: list[Severity] = Field(default_factory=lambda: [Severity.P1])
+    briefing_every_minutes: PositiveInt = 60
+    #: Open this long without an ETA: the executive note to enterprise customers is drafted
+    #: and held for approval.
+    extended_outage_after_minutes: PositiveInt = 240
+    executive_note_severities: list[Severity] = Field(default_factory=lambda: [Severity.P1])
+    #: Affected accounts listed per customer-table partition (enterprise first); the rest are counted.
+    accounts_listed: PositiveInt = 200
+    #: How long (event time) the war-room update waits for every partition's impact breakdown
+    #: before it goes out with what has arrived.
+    breakdown_wait_seconds: PositiveInt = 120
+    #: How often the worker's clock ticks the internal side (hourly briefings, extended outages).
+    tick_seconds: PositiveInt = 30

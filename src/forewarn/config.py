@@ -151,6 +151,13 @@ class Settings(BaseModel):
     web_port: int = 6066
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     pseudonym_key: str = "forewarn-default-pseudonym-key"
+    #: Token for the approvals console and API; both refuse every request while it is empty.
+    console_token: str = ""
+    #: With a key set (and the policy's tone.model_categories), a model drafts; templates otherwise.
+    anthropic_api_key: str = ""
+    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_base_url: str | None = None
+    anthropic_timeout_s: float = 20.0
     max_payload_bytes: int = 1024 * 1024
     #: Channels whose sink this worker runs (FOREWARN_CHANNELS, comma-separated); commands for
     #: others wait in their topic for a worker that runs them.
@@ -186,6 +193,9 @@ class Settings(BaseModel):
             "FOREWARN_WEB_HOST": self.web_host,
             "FOREWARN_WEB_PORT": str(self.web_port),
             "FOREWARN_PSEUDONYM_KEY": self.pseudonym_key,
+            "FOREWARN_CONSOLE_TOKEN": self.console_token,
+            "FOREWARN_ANTHROPIC_MODEL": self.anthropic_model,
+            "FOREWARN_ANTHROPIC_TIMEOUT_S": str(self.anthropic_timeout_s),
             "FOREWARN_SMTP_HOST": self.smtp.host,
             "FOREWARN_SMTP_PORT": str(self.smtp.port),
             "FOREWARN_SMTP_STARTTLS": "true" if self.smtp.starttls else "false",
@@ -228,6 +238,11 @@ class Settings(BaseModel):
             "FOREWARN_WEB_HOST": "web_host",
             "FOREWARN_WEB_PORT": "web_port",
             "FOREWARN_PSEUDONYM_KEY": "pseudonym_key",
+            "FOREWARN_CONSOLE_TOKEN": "console_token",
+            "ANTHROPIC_API_KEY": "anthropic_api_key",
+            "FOREWARN_ANTHROPIC_MODEL": "anthropic_model",
+            "FOREWARN_ANTHROPIC_BASE_URL": "anthropic_base_url",
+            "FOREWARN_ANTHROPIC_TIMEOUT_S": "anthropic_timeout_s",
         }
         for var, field in simple.items():
             if var in e:

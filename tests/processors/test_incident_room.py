@@ -1,0 +1,142 @@
+"""The internal side of one P1, fact by fact: who hears what, when, and nothing twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from factories import T0
+from forewarn.processors.incident_room import Room, RoomOutput, RoomState, apply
+from forewarn.schemas.models import (
+    Approval,
+    ApprovalStatus,
+    FactKind,
+    IncidentKind,
+    InternalFact,
+    Phase,
+)
+from internal_factories import account, breakdown, breakdown_fact, incident, incident_fact, room, tick, words
+
+ACME = account("acme", "de", "enterprise", enterprise=True)
+BISTRO = account("bistro", "fr", "starter")
+
+
+def run(facts: list[InternalFact], r: Room | None = None) -> tuple[RoomState | None, list[RoomOutput]]:
+    r = r or room()
+    state: RoomState | None = None
+    outputs = []
+    for fact in facts:
+        state, out = apply(state, fact, r)
+        if state is not None:
+            state = RoomState.model_validate_json(state.model_dump_json())  # as the table stores it
+        outputs.append(out)
+    return state, outputs
+
+
+def sent(out: RoomOutput) -> list[tuple[str, str]]:
+    return [(m.audience, m.slot) for m in out.messages]
+
+
+def p1_scenario() -> list[InternalFact]:
+    return [
+        incident_fact(incident(1, 0)),
+        breakdown_fact(breakdown(0, 1, (ACME,))),
+        breakdown_fact(breakdown(1, 1, (BISTRO,))),
+        tick(30),
+        tick(61),
+        tick(61.5),
+        incident_fact(incident(2, 70, phase=Phase.identified)),
+        breakdown_fact(breakdown(0, 2, (ACME,)), 70),
+        breakdown_fact(breakdown(1, 2, (BISTRO,)), 70),
+        tick(125),
+        tick(241),
+        incident_fact(incident(3, 250, phase=Phase.resolved, resolved_at=T0 + timedelta(minutes=250))),
+        breakdown_fact(breakdown(0, 3, (ACME,)), 250),
+        breakdown_fact(breakdown(1, 3, (BISTRO,)), 250),
+        tick(301),
+    ]
+
+
+def test_a_p1_from_opening_to_resolution() -> None:
+    state, outs = run(p1_scenario())
+    assert [sent(o) for o in outs] == [
+        [],  # waits for every partition's impact
+        [],
+        [("war_room", "v1"), ("support", "investigating-v1"), ("leadership", "hour-0")],
+        [],
+        [("leadership", "hour-1")],
+        [],  # same hour: briefed already
+        [],
+        [],
+        [("war_room", "v2"), ("support", "identified-v2")],
+        [("leadership", "hour-2")],
+        [("leadership", "hour-4"), ("leadership", "extended")],  # hour 3 was never reached by a tick
+        [],
+        [],
+        [("war_room", "v3"), ("support", "resolved-v3"), ("leadership", "resolved"), ("war_room", "resolved")],
+        [],  # closed: no more briefings
+    ]
+    (held,) = outs[10].holds
+    assert held.command.customer_id == "acme" and held.status is ApprovalStatus.pending
+    assert state is not None and state.closed
+
+
+def test_impact_and_summary_reach_the_first_update() -> None:
+    _, outs = run(p1_scenario()[:3])
+    war_room = outs[2].messages[0].text
+    assert "Customers affected: 2 (10.0% of 20 active); enterprise accounts: 1" in war_room
+    assert "Summary:\nKnown:" in war_room and "2 customers affected" in war_room
+    assert outs[2].summary is not None and outs[2].sheet is not None
+    assert "de 1, fr 1" in outs[2].messages[1].text  # canned responses in the customers' languages
+
+
+def test_a_missing_partition_delays_the_update_only_until_the_wait_runs_out() -> None:
+    facts = [incident_fact(incident(1, 0)), breakdown_fact(breakdown(0, 1, (ACME,))), tick(1), tick(2.5)]
+    _, outs = run(facts)
+    assert [sent(o) for o in outs][:3] == [[], [], []]
+    assert ("war_room", "v1") in sent(outs[3])
+    assert "(partial: 1 of 2 partitions reported)" in outs[3].messages[0].text
+
+
+def test_an_untargeted_incident_is_announced_at_once() -> None:
+    _, outs = run([incident_fact(incident(1, 0, internal=True))])
+    assert sent(outs[0]) == [("war_room", "v1"), ("support", "investigating-v1"), ("leadership", "hour-0")]
+    assert "none targeted" in outs[0].messages[0].text
+
+
+def test_held_drafts_and_their_decisions_show_in_the_next_update() -> None:
+    held = Approval(
+        approval_id="apr_1",
+        incident_id="inc_1",
+        incident_version=1,
+        status=ApprovalStatus.pending,
+        category="p1_p2",
+        command=next(iter(run(p1_scenario()[:11])[1][10].holds)).command,
+        requested_at=T0,
+    )
+    fact = InternalFact(fact_id="a1", kind=FactKind.approval, incident_id="inc_1", at=T0, approval=held)
+    opened, updated = incident_fact(incident(1, 0, internal=True)), incident_fact(incident(2, 10, internal=True))
+    _, outs = run([opened, fact, updated])
+    assert "Drafts held for approval: 1 — must be approved by oncall-lead@corp.example" in outs[2].messages[0].text
+    approved = held.model_copy(update={"status": ApprovalStatus.approved, "approver": "ann"})
+    decided = InternalFact(fact_id="a2", kind=FactKind.approval, incident_id="inc_1", at=T0, approval=approved)
+    _, outs = run([opened, fact, decided, updated])
+    assert "Drafts held for approval: none" in outs[3].messages[0].text
+
+
+def test_replays_and_late_copies_change_nothing() -> None:
+    facts = p1_scenario()
+    first = [sent(o) for o in run(facts)[1]]
+    assert [sent(o) for o in run(facts)[1]] == first  # same facts, same decisions
+    _, outs = run([*facts[:3], facts[0], facts[1]])
+    assert sent(outs[3]) == [] and sent(outs[4]) == []
+
+
+def test_a_tick_without_an_incident_does_nothing() -> None:
+    state, out = apply(None, tick(5), room())
+    assert state is None and out.messages == []
+
+
+def test_maintenance_is_not_briefed_when_its_severity_is_not() -> None:
+    i = incident(1, 0, internal=True, kind=IncidentKind.maintenance, severity="P3")
+    _, outs = run([incident_fact(i), tick(61)], Room(policy=room().policy, words=words(), status_url="x"))
+    assert sent(outs[0]) == [("war_room", "v1"), ("support", "investigating-v1")] and sent(outs[1]) == []

@@ -10,6 +10,7 @@ from forewarn.processors.internal import (
     READER,
     FactSheet,
     dependency_chain,
+    internal_commands,
     internal_terms,
     support_pack,
     support_reader,
@@ -110,3 +111,19 @@ def test_customer_drafts_pass_the_validator_that_forbids_internal_terms() -> Non
     leaked = draft(incident(2, phase="identified", cause=cause), support_reader("en"), Channel.email, STATUS_URL)
     expect = Expectations(channel=Channel.email, language="en", status_url=STATUS_URL, never_mention=terms)
     assert any("ledger-db" in v.detail for v in validate(leaked, expect))
+
+
+def test_internal_commands_go_to_each_destination_under_stable_ids() -> None:
+    message = war_room_update(sheet())
+    now = T0 + timedelta(minutes=5)
+    mail, hook = internal_commands(message, incident(), (["war@corp.example"], "https://hooks.corp.example/w"), now)
+    assert (mail.channel, mail.recipients, mail.customer_id) == (
+        Channel.internal,
+        ["war@corp.example"],
+        "internal:war_room",
+    )
+    assert hook.recipients == ["https://hooks.corp.example/w"] and hook.metadata["destination"] == "webhook"
+    assert mail.notification_id != hook.notification_id
+    again = internal_commands(message, incident(), (["war@corp.example"], None), now + timedelta(hours=1))
+    assert [c.notification_id for c in again] == [mail.notification_id]  # a replay re-sends nothing
+    assert internal_commands(message, incident(), ([], None), now) == []

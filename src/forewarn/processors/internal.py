@@ -19,7 +19,15 @@ from datetime import datetime
 
 from forewarn.policy import Policy
 from forewarn.processors.draft import Draft
-from forewarn.schemas.models import AffectedAccount, Channel, Contacts, CustomerSegment, Incident
+from forewarn.processors.ids import stable_id
+from forewarn.schemas.models import (
+    AffectedAccount,
+    Channel,
+    Contacts,
+    CustomerSegment,
+    Incident,
+    NotificationCommand,
+)
 
 #: Who inside the company hears what.
 WAR_ROOM, SUPPORT, LEADERSHIP = "war_room", "support", "leadership"
@@ -220,3 +228,49 @@ def support_pack(sheet: FactSheet, words: CustomerWords, status_url: str) -> Int
     lines += account_lines(sheet)
     subject = f"[support] Known issue: {i.title} — {i.phase.value}"
     return InternalMessage(SUPPORT, "support", f"{i.phase.value}-v{i.version}", subject, "\n".join(lines) + "\n")
+
+
+def internal_commands(
+    message: InternalMessage,
+    incident: Incident,
+    destinations: tuple[list[str], str | None],
+    now: datetime,
+    dry_run: bool = False,
+) -> list[NotificationCommand]:
+    """One command per destination (the audience's mail list, its webhook) on the internal channel.
+
+    The id names the incident, the message and the destination, so a replay re-sends nothing
+    and a failing webhook never makes the mail list hear the same message twice.
+    """
+    emails, webhook = destinations
+    commands = []
+    for destination, recipients in (("email", emails), ("webhook", [webhook] if webhook else [])):
+        if not recipients:
+            continue
+        what = (incident.incident_id, message.kind, message.slot, message.audience, destination)
+        commands.append(
+            NotificationCommand(
+                notification_id="ntf_" + stable_id("internal", *what),
+                incident_id=incident.incident_id,
+                incident_version=incident.version,
+                customer_id=f"internal:{message.audience}",
+                channel=Channel.internal,
+                recipients=list(recipients),
+                subject=message.subject,
+                text=message.text,
+                severity=incident.severity,
+                kind=incident.kind,
+                phase=incident.phase,
+                template=f"internal_{message.kind}",
+                dry_run=dry_run,
+                signal_at=incident.first_signal_at,
+                created_at=now,
+                metadata={
+                    "audience": message.audience,
+                    "kind": message.kind,
+                    "slot": message.slot,
+                    "destination": destination,
+                },
+            )
+        )
+    return commands

@@ -73,6 +73,8 @@ class ChannelSettings(BaseModel):
     helpdesk_url: str | None = None
     helpdesk_email: str | None = None
     helpdesk_token: str | None = None
+    helpdesk_webhook_token: str | None = None
+    helpdesk_known_issue_tag: str = "known_issue"
     statuspage_api_url: str = "https://api.statuspage.io/v1"
     statuspage_page_id: str | None = None
     statuspage_api_key: str | None = None

@@ -5,7 +5,17 @@ import pytest
 
 from factories import T0, command
 from forewarn.schemas.models import Channel, DeliveryStatus, NotificationCommand
-from forewarn.sinks.base import Deliverer, Outbox, ProviderResult, RetryPolicy, SendError, Sink, SqliteDeliveredStore
+from forewarn.sinks.base import (
+    CircuitBreaker,
+    Deliverer,
+    Outbox,
+    ProviderResult,
+    RateLimit,
+    RetryPolicy,
+    SendError,
+    Sink,
+    SqliteDeliveredStore,
+)
 
 
 class ScriptedSink(Sink):
@@ -87,3 +97,83 @@ async def test_dry_run_writes_the_outbox_and_sends_nothing(tmp_path: Path, mode:
     receipt = await d.deliver(command(dry_run=(mode == "command")))
     assert receipt.status is DeliveryStatus.dry_run and sink.sent == []
     assert '"notification_id": "ntf_1"' in (tmp_path / "outbox.jsonl").read_text()
+
+
+class FakeTime:
+    """A monotonic clock the fake sleep advances, so rate limits and cooldowns run instantly."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+async def test_rate_limit_spaces_sends_after_the_burst() -> None:
+    t = FakeTime()
+    limit = RateLimit(per_second=10, burst=2, monotonic=t, sleep=t.sleep)
+    for _ in range(5):
+        await limit.acquire()
+    assert t.slept == pytest.approx([0.1, 0.1, 0.1])  # two free, then one every 100 ms
+    assert t.now == pytest.approx(100.3)
+
+
+def test_breaker_opens_after_n_failures_and_half_opens_after_the_cooldown() -> None:
+    t = FakeTime()
+    breaker = CircuitBreaker(failures=3, cooldown_s=30, monotonic=t)
+    for _ in range(2):
+        breaker.failed()
+    assert breaker.state == "closed" and breaker.wait_s() == 0
+    breaker.failed()
+    assert breaker.state == "open" and breaker.wait_s() == 30
+    t.now += 30
+    assert breaker.state == "half_open"
+    breaker.failed()  # the probe failed: open again for a full cooldown
+    assert breaker.wait_s() == 30
+    breaker.succeeded()
+    assert breaker.state == "closed"
+
+
+async def test_open_breaker_makes_the_next_command_wait_instead_of_failing(tmp_path: Path) -> None:
+    t = FakeTime()
+    breaker = CircuitBreaker(failures=2, cooldown_s=60, monotonic=t)
+    sink = ScriptedSink(*(SendError("503") for _ in range(3)))
+    d = Deliverer(
+        sink,
+        SqliteDeliveredStore(tmp_path / "d.sqlite"),
+        clock=lambda: T0,
+        sleep=t.sleep,
+        rng=random.Random(1),
+        retry=RetryPolicy(attempts=3),
+        breaker=breaker,
+    )
+    first = await d.deliver(command("ntf_1"))
+    assert first.status is DeliveryStatus.failed and breaker.state == "open"
+    t.slept.clear()
+    second = await d.deliver(command("ntf_2"))
+    assert second.status is DeliveryStatus.delivered and sink.sent == ["ntf_2"]
+    assert t.slept[0] == pytest.approx(60)  # waited out the cooldown before probing
+    assert breaker.state == "closed"
+
+
+async def test_permanent_errors_do_not_trip_the_breaker(tmp_path: Path) -> None:
+    breaker = CircuitBreaker(failures=1)
+    sink = ScriptedSink(SendError("400 bad request", retryable=False))
+    d = deliverer(sink, tmp_path, Sleeps(), breaker=breaker)
+    assert (await d.deliver(command())).status is DeliveryStatus.failed
+    assert breaker.state == "closed"
+
+
+class BuggySink(ScriptedSink):
+    async def send(self, command: NotificationCommand) -> ProviderResult:
+        raise KeyError("recipients")
+
+
+async def test_a_sink_bug_fails_the_command_instead_of_killing_the_agent(tmp_path: Path) -> None:
+    receipt = await deliverer(BuggySink(), tmp_path, Sleeps()).deliver(command())
+    assert receipt.status is DeliveryStatus.failed and "KeyError" in receipt.provider_response

@@ -1,17 +1,22 @@
-"""The delivery base: retries, idempotency and dry-run live here once, for every channel.
+"""The delivery base: retries, rate limits, the circuit breaker, idempotency and dry-run
+live here once, for every channel.
 
 A channel implements only ``send(command)``. ``Deliverer`` decides whether to send at
-all (already delivered? dry run?), retries what may succeed later, and always answers
-with a ``DeliveryReceipt`` so every command ends in the record.
+all (already delivered? dry run?), waits for the provider's rate limit and breaker, retries
+what may succeed later, and always answers with a ``DeliveryReceipt`` so every command ends
+in the record. A ``failed`` receipt means the attempts are spent: the stream glue dead-letters
+the command with the last error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +25,8 @@ from pathlib import Path
 from typing import Protocol
 
 from forewarn.schemas.models import Channel, DeliveryReceipt, DeliveryStatus, NotificationCommand
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,79 @@ class RetryPolicy:
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], datetime]
+Monotonic = Callable[[], float]
+
+
+class RateLimit:
+    """A token bucket per provider: ``per_second`` sustained, ``burst`` at once.
+
+    Providers throttle per account, not per worker agent, so channels sharing a provider
+    share one bucket. Waiting here is cheaper than earning a 429 and its Retry-After.
+    """
+
+    def __init__(
+        self, per_second: float, burst: int = 1, *, monotonic: Monotonic = time.monotonic, sleep: Sleep = asyncio.sleep
+    ) -> None:
+        if per_second <= 0:
+            raise ValueError(f"rate limit must be positive, got {per_second}/s")
+        self.per_second = per_second
+        self.burst = max(1, burst)
+        self._tokens = float(self.burst)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._last = monotonic()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.per_second)
+        self._last = now
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            self._refill()
+            while self._tokens < 1 - 1e-9:  # tolerance: float refill may land a hair under a whole token
+                await self._sleep((1 - self._tokens) / self.per_second)
+                self._refill()
+            self._tokens = max(0.0, self._tokens - 1)
+
+
+class CircuitBreaker:
+    """Stops hammering a provider that keeps failing: after ``failures`` retryable errors in a
+    row it opens for ``cooldown_s``, then lets one probe through (half-open).
+
+    While it is open the deliverer waits instead of sending, so the stream pauses and its
+    offsets stay uncommitted: a provider outage delays messages rather than spending every
+    command's attempts and dead-lettering them all.
+    """
+
+    def __init__(self, failures: int = 5, cooldown_s: float = 30.0, *, monotonic: Monotonic = time.monotonic) -> None:
+        self.failures = failures
+        self.cooldown_s = cooldown_s
+        self._monotonic = monotonic
+        self._consecutive = 0
+        self._opened_at: float | None = None
+
+    @property
+    def state(self) -> str:
+        if self._opened_at is None:
+            return "closed"
+        return "half_open" if self.wait_s() == 0 else "open"
+
+    def wait_s(self) -> float:
+        """Seconds until a send may go out (0 when closed or ready to probe)."""
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self._opened_at + self.cooldown_s - self._monotonic())
+
+    def succeeded(self) -> None:
+        self._consecutive = 0
+        self._opened_at = None
+
+    def failed(self) -> None:
+        self._consecutive += 1
+        if self._consecutive >= self.failures:
+            self._opened_at = self._monotonic()  # a failed probe re-opens for another cooldown
 
 
 class Deliverer:
@@ -133,6 +213,8 @@ class Deliverer:
         outbox: Outbox | None = None,
         dry_run: bool = False,
         retry: RetryPolicy | None = None,
+        rate_limit: RateLimit | None = None,
+        breaker: CircuitBreaker | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -141,6 +223,8 @@ class Deliverer:
         self.outbox = outbox
         self.dry_run = dry_run
         self.retry = retry or RetryPolicy()
+        self.rate_limit = rate_limit
+        self.breaker = breaker or CircuitBreaker()
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -174,17 +258,32 @@ class Deliverer:
             return self._receipt(command, DeliveryStatus.duplicate, 0, "already delivered")
         last_error = ""
         for attempt in range(1, self.retry.attempts + 1):
+            await self._wait_for_provider()
             try:
                 result = await self.sink.send(command)
             except SendError as exc:
                 last_error = str(exc)
+                if exc.retryable:
+                    self.breaker.failed()
                 if not exc.retryable or attempt == self.retry.attempts:
                     return self._receipt(command, DeliveryStatus.failed, attempt, last_error)
                 await self._sleep(self.retry.delay(attempt, exc.retry_after, self._rng))
                 continue
+            except Exception as exc:  # a sink bug must dead-letter its command, not kill the agent
+                log.exception("%s sink raised on %s", self.sink.provider, command.notification_id)
+                return self._receipt(command, DeliveryStatus.failed, attempt, f"{type(exc).__name__}: {exc}")
+            self.breaker.succeeded()
             self.store.mark(command.notification_id, result.response)
             return self._receipt(command, DeliveryStatus.delivered, attempt, result.response, result.message_id)
         return self._receipt(command, DeliveryStatus.failed, self.retry.attempts, last_error)
+
+    async def _wait_for_provider(self) -> None:
+        wait = self.breaker.wait_s()
+        if wait > 0:
+            log.warning("%s circuit open: waiting %.1fs before the next send", self.sink.provider, wait)
+            await self._sleep(wait)
+        if self.rate_limit is not None:
+            await self.rate_limit.acquire()
 
     def _dry_run(self, command: NotificationCommand) -> DeliveryReceipt:
         if self.outbox is None:

@@ -1,0 +1,194 @@
+"""A local HTTP server that records every request and answers like the providers forewarn uses.
+
+It runs an aiohttp app on a free loopback port in its own thread, so both async unit tests
+and end-to-end tests with worker processes can point sinks at it. Tests script failures
+(``fail(path, 429, retry_after=…)``, ``fail(path, 503)``, ``stall(path, seconds)``) and read
+back what arrived. Like Zendesk and payment-style APIs, a repeated ``Idempotency-Key`` gets
+the first answer again and is recorded as a replay, not as a new request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from forewarn.demo.mailbox import free_port
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    status: int = 200
+    replay: bool = False  # a repeated Idempotency-Key, answered from the first request
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(self.body.decode()))
+
+
+@dataclass
+class Fault:
+    status: int = 503
+    retry_after: str | None = None
+    stall_s: float = 0.0
+    times: int = 1
+
+
+@dataclass
+class HttpRecorder:
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=free_port)
+    #: Seconds every answer waits; slows delivery down so a test can crash a worker mid-way.
+    latency_s: float = 0.0
+    organisations: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.lock = threading.Lock()
+        self._faults: dict[str, list[Fault]] = {}
+        self._answers: dict[str, tuple[int, bytes]] = {}
+        self._ids = itertools.count(1001)
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def fail(self, path: str, status: int, *, retry_after: str | None = None, times: int = 1) -> None:
+        """The next ``times`` requests to ``path`` get ``status`` (and Retry-After if given)."""
+        with self.lock:
+            self._faults.setdefault(path, []).append(Fault(status, retry_after, 0.0, times))
+
+    def stall(self, path: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` requests to ``path`` hang ``seconds`` before answering (client timeouts)."""
+        with self.lock:
+            self._faults.setdefault(path, []).append(Fault(200, None, seconds, times))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def received(self, path: str | None = None, *, method: str | None = None) -> list[Recorded]:
+        """Requests the 'provider' accepted and acted on: 2xx, not replays; optionally one path's."""
+        return [r for r in self.all_requests(path, method=method) if not r.replay and 200 <= r.status < 300]
+
+    def all_requests(self, path: str | None = None, *, method: str | None = None) -> list[Recorded]:
+        """Everything that arrived, failures and replays included."""
+        with self.lock:
+            got = list(self.requests)
+        return [r for r in got if (path is None or r.path == path) and (method is None or r.method == method)]
+
+    def wait_for(
+        self, count: int, timeout_s: float, path: str | None = None, alive: Callable[[], None] | None = None
+    ) -> list[Recorded]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            got = self.received(path)
+            if len(got) >= count:
+                return got
+            if alive is not None:
+                alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"expected {count} requests to {path or 'any path'} in {timeout_s:.0f}s, got {len(got)}"
+                )
+            time.sleep(0.1)
+
+    # -- serving -------------------------------------------------------------------------
+
+    def _next_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            queue = self._faults.get(path) or []
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+            return fault
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        key = request.headers.get("Idempotency-Key")
+        record = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        fault = self._next_fault(request.path)
+        if fault is not None and fault.stall_s:
+            await asyncio.sleep(fault.stall_s)
+        elif fault is not None:
+            with self.lock:
+                self.requests.append(Recorded(**{**vars(record), "status": fault.status}))
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+            return web.json_response({"error": f"scripted {fault.status}"}, status=fault.status, headers=headers)
+        with self.lock:
+            if key is not None and key in self._answers:
+                self.requests.append(Recorded(**{**vars(record), "replay": True}))
+                status, answer = self._answers[key]
+                return web.Response(body=answer, status=status, content_type="application/json")
+            status, payload = self._answer(request)
+            answer = json.dumps(payload).encode()
+            if key is not None:
+                self._answers[key] = (status, answer)
+            self.requests.append(Recorded(**{**vars(record), "status": status}))
+        return web.Response(body=answer, status=status, content_type="application/json")
+
+    def _answer(self, request: web.Request) -> tuple[int, dict[str, Any]]:
+        """Just enough of each provider's answer for the sinks to read what they need."""
+        path = request.path
+        if path.endswith("/Messages.json"):
+            return 201, {"sid": f"SM{next(self._ids)}", "status": "queued"}
+        if path == "/api/v2/organizations/search.json":
+            found = self.organisations.get(request.query.get("external_id", ""))
+            return 200, {"organizations": [{"id": found}] if found else []}
+        if path == "/api/v2/tickets.json" and request.method == "POST":
+            return 201, {"ticket": {"id": next(self._ids)}}
+        if path.endswith("/incidents") and request.method == "POST":
+            return 201, {"id": f"sp{next(self._ids)}"}
+        return 200, {"ok": True}
+
+    def start(self) -> HttpRecorder:
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._thread.start()
+
+        async def serve() -> None:
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            await web.TCPSite(self._runner, self.host, self.port).start()
+
+        asyncio.run_coroutine_threadsafe(serve(), self._loop).result(10)
+        return self
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def __enter__(self) -> HttpRecorder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

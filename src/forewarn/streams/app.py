@@ -22,8 +22,9 @@ from forewarn.policy import Policy
 from forewarn.sinks.base import Deliverer, Outbox, SqliteDeliveredStore
 from forewarn.sinks.clickhouse import AuditStore
 from forewarn.sinks.email import EmailSink
-from forewarn.streams import delivery, detect, ingest, recording, targeting
+from forewarn.streams import approvals, delivery, detect, ingest, recording, targeting
 from forewarn.streams.agents import AUDIT, PIPELINE, ROLES, SINKS, WEB
+from forewarn.streams.approvals import Approvals
 from forewarn.streams.context import StreamContext
 from forewarn.streams.delivery import Delivery
 from forewarn.streams.detect import Detect
@@ -82,6 +83,7 @@ class Stages:
     detect: Detect | None = None
     targeting: Targeting | None = None
     delivery: Delivery | None = None
+    approvals: Approvals | None = None
 
 
 def create_app(
@@ -125,6 +127,8 @@ def create_app(
             ctx, _table(app, "customers", settings.partitions), _table(app, "cadence", settings.partitions)
         )
         targeting.register(app, stages.targeting)
+        stages.approvals = Approvals(ctx, _table(app, "approval-state", settings.partitions))
+        approvals.register(app, stages.approvals)
     if SINKS in roles:
         stages.delivery = Delivery(ctx, build_deliverers(settings, clock))
         delivery.register(app, stages.delivery)

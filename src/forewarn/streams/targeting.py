@@ -48,6 +48,7 @@ from forewarn.schemas.models import (
     TargetingRequest,
 )
 from forewarn.streams.context import StreamContext
+from forewarn.streams.review import Review
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Targeting:
         self.customers = customers
         self.cadence = cadence
         self.index = SegmentIndex()
+        self.review = Review(ctx.settings, ctx.policy, ctx.trail)
         self.ledgers: dict[tuple[str, int], IncidentLedger] = {}
         self.ready = False
 
@@ -228,9 +230,9 @@ class Targeting:
         ctx = self.ctx
         words = draft(incident, segment, channel, ctx.settings.status_page_url)
         command = command_for(incident, segment, channel, words, now=now, dry_run=ctx.settings.dry_run)
-        sent = await self._send(f"notify.{channel.value}", command.notification_id.encode(), command)
-        audit = ctx.trail.command(command, now)
-        return [sent, await self._send("audit", audit.audit_id.encode(), audit)]
+        routed = await self.review.route(incident, segment, command, now)  # channel topic, or held for approval
+        sent = await self._send(routed.topic, routed.key, routed.record)
+        return [sent, await self._send("audit", routed.audit.audit_id.encode(), routed.audit)]
 
     async def _send(self, short_topic: str, key: bytes, record: Record) -> Awaitable[Any]:
         """Send and hand back the acknowledgement to wait for."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from forewarn.web import customers
+from forewarn.web import console, customers
 from forewarn.web.server import Feature
 
 
 def features() -> list[Feature]:
     found: list[Feature] = []
     found.append(customers.feature)
+    found.append(console.feature)
     return found

@@ -1,0 +1,92 @@
+"""Where a drafted command goes: its channel topic, or the approvals topic to wait for a person.
+
+``Review.route`` is the single hook the targeting stage calls for every command it makes. It
+swaps in the validated draft for the reader's language (one render per version, channel and
+language), and holds the command when validation failed or the policy gates its category.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from forewarn.config import Settings
+from forewarn.policy import Policy
+from forewarn.processors.approve import gate_reason, held
+from forewarn.processors.audit import AuditTrail
+from forewarn.processors.draft import Drafter
+from forewarn.processors.ids import pseudonymise, stable_id
+from forewarn.schemas.models import Approval, AuditRecord, CustomerSegment, Incident, NotificationCommand, Record
+
+
+@dataclass(frozen=True)
+class Routed:
+    """One record to send (to ``topic`` under ``key``) and the audit record that explains it."""
+
+    topic: str
+    key: bytes
+    record: Record
+    audit: AuditRecord
+
+
+def held_audit(approval: Approval, pseudonym_key: str, now: datetime, action: str = "held") -> AuditRecord:
+    cmd = approval.command
+    return AuditRecord(
+        audit_id=stable_id("approve", approval.approval_id, action),
+        recorded_at=now,
+        stage="approve",
+        action=action,
+        incident_id=approval.incident_id,
+        incident_version=approval.incident_version,
+        notification_id=cmd.notification_id,
+        customer_ref=pseudonymise(cmd.customer_id, pseudonym_key),
+        channel=cmd.channel.value,
+        severity=cmd.severity.value,
+        kind=cmd.kind.value,
+        phase=cmd.phase.value,
+        signal_at=cmd.signal_at,
+        draft_source=cmd.draft_source.value,
+        draft_version=cmd.draft_version,
+        verdicts=list(approval.verdicts),
+        approver=approval.approver,
+        detail={
+            "approval_id": approval.approval_id,
+            "category": approval.category,
+            "reason": approval.reason[:500],
+            "template": cmd.template,
+            "language": cmd.language,
+            "edited": str(approval.edited).lower(),
+        },
+    )
+
+
+class Review:
+    def __init__(self, settings: Settings, policy: Policy, trail: AuditTrail) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.trail = trail
+        self.drafter = Drafter(policy, settings.status_page_url)
+
+    async def route(
+        self, incident: Incident, segment: CustomerSegment, command: NotificationCommand, now: datetime
+    ) -> Routed:
+        skeleton = self.drafter.skeleton(incident, command.channel, segment.language)
+        words = skeleton.for_reader(segment, self.policy.tone.public_timezone)
+        command = command.model_copy(
+            update={
+                "subject": words.subject,
+                "text": words.text,
+                "html": words.html,
+                "language": words.language,
+                "template": words.template,
+                "draft_source": words.source,
+            }
+        )
+        verdicts = [str(v) for v in skeleton.verdicts]
+        reason = "the draft failed validation" if verdicts else gate_reason(incident, self.policy)
+        if reason is None:
+            key = command.notification_id.encode()
+            return Routed(f"notify.{command.channel.value}", key, command, self.trail.command(command, now))
+        approval = held(command, incident, reason, verdicts, now)
+        audit = held_audit(approval, self.settings.pseudonym_key, now)
+        return Routed("approvals", approval.approval_id.encode(), approval, audit)

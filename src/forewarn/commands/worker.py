@@ -45,4 +45,9 @@ def worker(roles: str, policy_path: Path | None, dry_run: bool, loglevel: str) -
     except PolicyError as exc:
         raise click.ClickException(str(exc)) from exc
     settings = Settings.from_env(dry_run=dry_run) if dry_run else Settings.from_env()
+    from forewarn.processors.draft.check import check_templates
+
+    problems = check_templates(policy, settings.status_page_url)  # fail now, not when an incident is live
+    if problems:
+        raise click.ClickException("drafting would fail:\n  " + "\n  ".join(problems[:20]))
     run_worker(settings, policy=policy, roles=chosen, loglevel="warn" if loglevel == "warning" else loglevel)

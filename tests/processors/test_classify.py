@@ -1,6 +1,6 @@
 import pytest
 
-from forewarn.processors.classify import classify_kind, classify_severity
+from forewarn.processors.classify import classify_kind, classify_severity, share_of
 from forewarn.schemas.models import IncidentKind, Severity
 
 
@@ -31,3 +31,15 @@ def test_kind() -> None:
     assert (
         classify_kind(symptom="latency", region="eu", customer_id=None, flags=["sla_breach"]) is IncidentKind.sla_breach
     )
+
+
+def test_outage_flag_is_p1_and_a_regional_outage() -> None:
+    assert classify_severity(symptom="error_rate", flags=["outage"], share_affected=0.01) is Severity.P1
+    kind = classify_kind(symptom="error_rate", region="eu-west", customer_id=None, flags=["outage"])
+    assert kind is IncidentKind.regional_outage
+
+
+def test_share_of_active_customers() -> None:
+    assert share_of(25, 100) == 0.25
+    assert share_of(5, 0) is None
+    assert share_of(200, 100) == 1.0

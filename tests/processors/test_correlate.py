@@ -6,27 +6,27 @@ from forewarn.schemas.models import IncidentKind, Phase, Severity
 POLICY = Policy()
 
 
-def test_firing_critical_signal_opens_one_incident() -> None:
+def test_firing_critical_outage_opens_one_customer_visible_incident() -> None:
     result = correlate(None, event(), POLICY)
-    assert len(result.published) == 1
-    inc = result.published[0]
-    assert (inc.version, inc.phase, inc.change) == (1, Phase.investigating, "opened")
+    (inc,) = result.published
+    assert (inc.version, inc.phase, inc.change, inc.internal) == (1, Phase.investigating, "opened", False)
     assert inc.severity is Severity.P1 and inc.kind is IncidentKind.regional_outage
     assert inc.dedup_key == "payments|eu-west|outage"
-    assert result.state == inc
+    assert result.state.tracks[inc.dedup_key].incident == inc
 
 
 def test_repeated_signal_updates_state_but_never_rebroadcasts() -> None:
     opened = correlate(None, event(minute=0), POLICY).state
     again = correlate(opened, event(minute=5), POLICY)
     assert again.published == ()
-    assert again.state is not None and again.state.version == 1
-    assert len(again.state.signal_ids) == 2
+    track = again.state.tracks["payments|eu-west|outage"]
+    assert track.incident.version == 1 and len(track.incident.signal_ids) == 2
 
 
 def test_duplicate_delivery_changes_nothing() -> None:
     opened = correlate(None, event(), POLICY).state
-    assert correlate(opened, event(), POLICY).state == opened
+    again = correlate(opened, event(), POLICY)
+    assert again.published == () and again.state.tracks == opened.tracks
 
 
 def test_ack_identifies_and_resolve_closes_with_increasing_versions() -> None:
@@ -34,7 +34,7 @@ def test_ack_identifies_and_resolve_closes_with_increasing_versions() -> None:
     identified = correlate(opened, event("acknowledged", minute=8), POLICY)
     assert [i.phase for i in identified.published] == [Phase.identified]
     resolved = correlate(identified.state, event("resolved", minute=46), POLICY)
-    assert resolved.state is None
+    assert resolved.state.tracks == {}
     (last,) = resolved.published
     assert (last.version, last.phase, last.change) == (3, Phase.resolved, "resolved")
     assert last.resolved_at is not None and (last.resolved_at - last.opened_at).total_seconds() == 46 * 60

@@ -1,0 +1,123 @@
+"""The incident lifecycle shared by every input: open, version, confirm, thread, close.
+
+Times are epoch milliseconds of event time. Each change is published as a new version at
+once (``emit``); ``sweep`` then re-derives what depends on all open incidents of the group
+together — cascade threads and confirmation by a second signal — and publishes what changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from forewarn.policy import Policy
+from forewarn.processors.detect import cascade
+from forewarn.processors.detect.cascade import ServiceGraph
+from forewarn.processors.detect.state import GroupState, Track, from_ms, to_ms
+from forewarn.processors.detect.versions import EXTENDED_FLAGS, next_version, settled
+from forewarn.schemas.models import Incident, Phase
+
+
+@dataclass
+class Outcome:
+    """What one batch or command produced, in publication order, and what it ignored."""
+
+    incidents: list[Incident] = field(default_factory=list)
+    late_samples: int = 0
+    invalid_samples: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+
+
+class Lifecycle:
+    def __init__(self, policy: Policy, graph: ServiceGraph, state: GroupState, region: str) -> None:
+        self.policy, self.rules, self.graph = policy, policy.rules, graph
+        self.state, self.region = state, region
+        self.outcome = Outcome()
+
+    def open(self, track: Track, at: int) -> None:
+        self.state.tracks[track.incident.dedup_key] = track
+        self.sweep(at, opened=track)
+
+    def close(self, track: Track, change: str, at: int, **updates: Any) -> None:
+        self.emit(
+            track,
+            change,
+            at,
+            phase=Phase.resolved,
+            resolved_at=from_ms(max(at, to_ms(track.incident.opened_at))),
+            **updates,
+        )
+        del self.state.tracks[track.incident.dedup_key]
+        for ref in track.refs:
+            self.state.bury(ref, at)
+        self.sweep(at)
+
+    def emit(self, track: Track, change: str, at: int, **updates: Any) -> None:
+        parent = updates.get("parent_incident_id", track.incident.parent_incident_id)
+        updates.setdefault("internal", not track.confirmed or parent is not None)
+        track.incident = next_version(track.incident, self.policy, change, from_ms(at), **updates)
+        self.outcome.incidents.append(track.incident)
+
+    def breaching(self, service: str, symptom: str) -> bool:
+        h = self.state.rules.get(f"{service}|{symptom}")
+        return h is not None and h.breaching
+
+    def sweep(self, at: int, opened: Track | None = None) -> None:
+        """Re-derive what depends on all open incidents together: threads and confirmation."""
+        tracks = sorted(self.state.tracks.values(), key=lambda t: (t.incident.opened_at, t.incident.incident_id))
+        members = [
+            cascade.Member(t.incident.incident_id, t.incident.service, to_ms(t.incident.opened_at)) for t in tracks
+        ]
+        parent_of = cascade.parents(members, self.graph)
+        children: dict[str, set[str]] = {}
+        for t in tracks:
+            parent = parent_of[t.incident.incident_id]
+            if parent is not None:
+                children.setdefault(parent, set()).add(t.incident.service)
+        for t in tracks:
+            self.confirm_if_due(t, len(tracks) > 1)
+        if opened is not None:  # a parent is announced before its children point at it
+            tracks.remove(opened)
+            tracks.insert(0, opened)
+        for t in tracks:
+            inc = t.incident
+            parent = parent_of[inc.incident_id]
+            affected = sorted({*inc.affected_services, inc.service, *children.get(inc.incident_id, ())})
+            internal = not t.confirmed or parent is not None
+            if t is opened:
+                update = {"parent_incident_id": parent, "affected_services": affected, "internal": internal}
+                t.incident = settled(inc.model_copy(update=update), self.policy)
+                self.outcome.incidents.append(t.incident)
+            elif (parent, affected, internal) != (inc.parent_incident_id, inc.affected_services, inc.internal):
+                change = "confirmed" if inc.internal and not internal else "update"
+                self.emit(t, change, at, parent_incident_id=parent, affected_services=affected, internal=internal)
+
+    def confirm_if_due(self, track: Track, corroborated: bool) -> None:
+        if track.confirmed:
+            return
+        first = to_ms(track.incident.first_signal_at)
+        lasted = track.evidence_until - first >= int(self.rules.confirm_after.total_seconds() * 1000)
+        sources = len(track.refs) + self.breaching(track.incident.service, track.incident.symptom)
+        track.confirmed = corroborated or lasted or sources >= 2
+
+    def clock(self, at: int) -> None:
+        """Event time moved on: alerts still firing are still evidence; long outages get flagged."""
+        state = self.state
+        state.advance(at)
+        now = state.clock if state.clock is not None else at
+        confirm_after = int(self.rules.confirm_after.total_seconds() * 1000)
+        for track in list(state.tracks.values()):
+            if track.refs:
+                track.evidence_until = max(track.evidence_until, now)
+            if not track.confirmed and track.evidence_until - to_ms(track.incident.first_signal_at) >= confirm_after:
+                self.sweep(max(to_ms(track.incident.first_signal_at) + confirm_after, to_ms(track.incident.updated_at)))
+            self.flag_extended(track, now)
+
+    def flag_extended(self, track: Track, now: int) -> None:
+        inc = track.incident
+        if inc.internal or inc.eta is not None or EXTENDED_FLAGS[0] in inc.flags:
+            return
+        boundary = to_ms(inc.opened_at) + int(self.rules.extended_outage_after.total_seconds() * 1000)
+        if now >= boundary:
+            self.emit(track, "update", boundary, flags=sorted({*inc.flags, *EXTENDED_FLAGS}))

@@ -1,0 +1,96 @@
+"""What detection remembers per thread group and region: one Faust table value per key.
+
+Times inside the state are epoch milliseconds (ints), the unit the windows compute in;
+the published incidents carry datetimes. The state is JSON so an operator can read a
+table entry, and everything in it is bounded: windows are dropped once closed, signal ids
+and tombstones are capped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from forewarn.schemas.models import Incident
+
+MAX_SEEN = 512
+MAX_TOMBSTONES = 256
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+
+
+def to_ms(at: datetime) -> int:
+    return (at - EPOCH) // MILLISECOND
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + ms * MILLISECOND
+
+
+class Series(BaseModel):
+    """The open windows of one service's metric: samples bucketed by window step."""
+
+    max_ts: int | None = None
+    #: Start of the earliest window not yet evaluated; windows before it are closed.
+    next_start: int | None = None
+    #: bucket start -> {sample time -> value}; keyed by time so a duplicate sample counts once.
+    buckets: dict[int, dict[int, float]] = Field(default_factory=dict)
+
+
+class Hysteresis(BaseModel):
+    """One rule (service, symptom): breaching after N bad windows, clean after M good ones."""
+
+    breaching: bool = False
+    #: Consecutive windows against the current state (bad while clean, good while breaching).
+    run: int = 0
+    run_start: int | None = None
+    #: Start of the breach (first bad window of the run that opened it) and its latest bad window's end.
+    breach_start: int | None = None
+    breach_until: int | None = None
+    outage: bool = False
+    sla_breach: bool = False
+
+
+class Track(BaseModel):
+    """One open incident and the evidence keeping it open."""
+
+    incident: Incident
+    #: Alerts firing for it: source_ref -> since (ms).
+    refs: dict[str, int] = Field(default_factory=dict)
+    confirmed: bool = False
+    #: Evidence so far lasted from incident.first_signal_at until here (ms).
+    evidence_until: int
+
+
+class GroupState(BaseModel):
+    """Everything detection knows about one thread group in one region."""
+
+    series: dict[str, Series] = Field(default_factory=dict)  # "service|metric"
+    rules: dict[str, Hysteresis] = Field(default_factory=dict)  # "service|symptom"
+    tracks: dict[str, Track] = Field(default_factory=dict)  # dedup key
+    #: The latest event time seen in any signal of the group (ms).
+    clock: int | None = None
+    #: Recent alert event ids, to recognise duplicate deliveries.
+    seen: list[str] = Field(default_factory=list)
+    #: source_ref -> when it resolved (ms): a stale firing of a closed alert opens nothing.
+    tombstones: dict[str, int] = Field(default_factory=dict)
+    late_samples: int = 0
+
+    def remember(self, event_id: str) -> None:
+        self.seen.append(event_id)
+        if len(self.seen) > MAX_SEEN:
+            del self.seen[: len(self.seen) - MAX_SEEN]
+
+    def bury(self, ref: str, at: int) -> None:
+        self.tombstones[ref] = max(at, self.tombstones.get(ref, at))
+        if len(self.tombstones) > MAX_TOMBSTONES:
+            for old in sorted(self.tombstones, key=self.tombstones.__getitem__)[
+                : len(self.tombstones) - MAX_TOMBSTONES
+            ]:
+                del self.tombstones[old]
+
+    def advance(self, at: int) -> None:
+        self.clock = at if self.clock is None else max(self.clock, at)

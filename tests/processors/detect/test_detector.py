@@ -1,0 +1,263 @@
+import math
+from datetime import timedelta
+
+import pytest
+
+from factories import T0
+from forewarn.policy import Policy, ServicePolicy
+from forewarn.policy_rules import RulesPolicy, Thresholds
+from forewarn.processors.detect.detector import BadBatch, UnknownIncident
+from forewarn.processors.detect.maintenance import Window
+from forewarn.schemas.models import IncidentKind, OperatorCommand, Phase, SampleRun, Severity
+
+from ._support import Harness, alert, at_ms, batch, every_minute, run
+
+SLOW, FAST = 2000.0, 200.0
+
+
+def latency(values: list[float], start: int = 0, per_minute: int = 2) -> SampleRun:
+    return run("api", "latency_p99_ms", every_minute(values, start, per_minute))
+
+
+def test_breaching_windows_open_after_n_and_resolve_after_m_clean() -> None:
+    h = Harness()
+    h.feed(batch(runs=[latency([FAST] * 3 + [SLOW] * 10 + [FAST] * 6)]))
+    assert h.timeline() == [
+        ("api|latency", 1, "opened", "investigating", True, "09:05"),  # 2nd slow window closed
+        ("api|latency", 2, "confirmed", "investigating", False, "09:08"),  # slow for 5 minutes
+        ("api|latency", 3, "resolved", "resolved", False, "09:16"),  # 3rd clean window closed
+    ]
+    first = h.published[0]
+    assert first.first_signal_at == T0 + timedelta(minutes=3)
+    assert first.dedup_key == "api|eu-west|latency" and first.rule == "latency_p99_ms > 1000.0"
+
+
+def test_one_breaching_window_opens_nothing() -> None:
+    h = Harness()
+    assert h.feed(batch(runs=[latency([FAST, SLOW, FAST, SLOW, FAST, FAST])])) == []
+
+
+def test_flapping_signal_makes_one_incident() -> None:
+    h = Harness()
+    flapping = [SLOW, SLOW, FAST, SLOW, FAST, FAST, SLOW, SLOW, FAST, SLOW, FAST, FAST, SLOW] + [FAST] * 5
+    h.feed(batch(runs=[latency(flapping)]))
+    assert [(t[1], t[2]) for t in h.timeline()] == [(1, "opened"), (2, "confirmed"), (3, "resolved")]
+    assert len({i.incident_id for i in h.published}) == 1
+
+
+def test_false_positive_stays_internal_from_open_to_close() -> None:
+    h = Harness()
+    h.feed(batch(runs=[latency([FAST, SLOW, SLOW, SLOW, FAST, FAST, FAST, FAST, FAST])]))
+    assert h.timeline() == [
+        ("api|latency", 1, "opened", "investigating", True, "09:03"),
+        ("api|latency", 2, "resolved", "resolved", True, "09:07"),
+    ]
+
+
+def test_critical_outage_alert_is_customer_visible_at_once() -> None:
+    h = Harness()
+    (opened,) = h.feed(batch(events=[alert(severity="critical", symptom="outage")]))
+    assert (opened.internal, opened.severity, opened.kind) == (False, Severity.P1, IncidentKind.regional_outage)
+
+
+def test_error_alert_waits_for_a_second_signal() -> None:
+    h = Harness()
+    h.feed(batch(events=[alert(severity="error", symptom="error_rate", source_ref="am-1")]))
+    h.feed(batch(events=[alert(minute=1, severity="error", symptom="error_rate", source_ref="dd-7", source="datadog")]))
+    assert h.timeline() == [
+        ("payments|error_rate", 1, "opened", "investigating", True, "09:00"),
+        ("payments|error_rate", 2, "confirmed", "investigating", False, "09:01"),
+    ]
+
+
+def test_alert_still_firing_after_confirm_after_is_confirmed() -> None:
+    h = Harness()
+    opening = alert(severity="error", symptom="error_rate", source_ref="am-1")
+    h.feed(batch(events=[opening]))
+    repeat = opening.model_copy(update={"received_at": T0 + timedelta(minutes=7)})  # Alertmanager repeat
+    h.feed(batch(events=[repeat]))
+    assert [(t[1], t[2], t[5]) for t in h.timeline()] == [(1, "opened", "09:00"), (2, "confirmed", "09:05")]
+
+
+def test_repeated_and_duplicate_signals_never_broadcast_again() -> None:
+    h = Harness()
+    first = alert(source_ref="fp1")
+    h.feed(batch(events=[first]))
+    assert h.feed(batch(events=[first, alert(minute=5, source_ref="fp1"), first])) == []
+    track = next(iter(h.state.tracks.values()))
+    assert track.incident.version == 1 and len(track.incident.signal_ids) == 2
+    assert h.outcomes[-1].duplicates == 2
+
+
+def test_pagerduty_ack_identifies_and_resolve_closes() -> None:
+    h = Harness()
+    ref = "payments|eu-west|outage"
+    h.feed(batch(events=[alert(source="pagerduty", source_ref=ref)]))
+    h.feed(batch(events=[alert("acknowledged", minute=4, source="pagerduty", source_ref=ref, severity="info")]))
+    h.feed(batch(events=[alert("acknowledged", minute=6, source="pagerduty", source_ref=ref, severity="info")]))
+    h.feed(batch(events=[alert("resolved", minute=30, source="pagerduty", source_ref=ref, severity="info")]))
+    assert [(t[1], t[2], t[3]) for t in h.timeline()] == [
+        (1, "opened", "investigating"),
+        (2, "phase", "identified"),
+        (3, "resolved", "resolved"),
+    ]
+    assert [i.version for i in h.published] == sorted(i.version for i in h.published)
+    assert h.published[-1].resolved_at == T0 + timedelta(minutes=30)
+
+
+def test_alertmanager_resolves_when_its_last_alert_resolves() -> None:
+    h = Harness()
+    h.feed(batch(events=[alert(source_ref="fp1"), alert(minute=1, source_ref="fp2")]))
+    assert h.feed(batch(events=[alert("resolved", minute=10, source_ref="fp1")])) == []
+    (closed,) = h.feed(batch(events=[alert("resolved", minute=12, source_ref="fp2")]))
+    assert closed.phase is Phase.resolved and closed.version == 2
+
+
+def test_stale_firing_of_a_resolved_alert_opens_nothing() -> None:
+    h = Harness()
+    h.feed(batch(events=[alert("resolved", minute=10, source_ref="fp1")]))
+    assert h.feed(batch(events=[alert(minute=0, source_ref="fp1")])) == []
+    assert len(h.feed(batch(events=[alert(minute=20, source_ref="fp1")]))) == 1  # it fired again later
+
+
+def test_alert_and_metric_agree_then_both_must_clear() -> None:
+    h = Harness()
+    error_alert = alert(severity="error", symptom="error_rate", source_ref="am-err", service="api")
+    errors = run("api", "error_rate", every_minute([0.2] * 6 + [0.01] * 5, per_minute=2), after_events=1)
+    h.feed(batch(events=[error_alert], runs=[errors]))
+    changes = [t[2] for t in h.timeline()]
+    assert changes == ["opened", "confirmed"]  # the metric agreeing is the second signal
+    assert h.published[-1].updated_at == T0 + timedelta(minutes=2)
+    assert h.feed(batch(runs=[run("api", "error_rate", every_minute([0.01] * 3, start=11))])) == []  # alert firing
+    (closed,) = h.feed(
+        batch(events=[alert("resolved", minute=15, source_ref="am-err", service="api", symptom="error_rate")])
+    )
+    assert closed.change == "resolved"
+
+
+def test_availability_collapse_is_a_p1_regional_outage_and_below_slo_an_sla_breach() -> None:
+    policy = Policy(rules=RulesPolicy(defaults=Thresholds(slo_pct=99.9, availability_pct=99.0)))
+    h = Harness(policy)
+    h.feed(batch(runs=[run("api", "availability", every_minute([0.0] * 3))]))
+    (opened,) = h.feed(batch(runs=[run("api", "availability", every_minute([0.0] * 2, start=3))]))
+    assert (opened.severity, opened.kind, opened.flags) == (
+        Severity.P1,
+        IncidentKind.sla_breach,
+        ["outage", "sla_breach"],
+    )
+    h2 = Harness(Policy(services={"api": ServicePolicy(declared_share=0.05)}))
+    (degraded,) = h2.feed(batch(runs=[run("api", "availability", every_minute([0.95] * 4))]))
+    assert (degraded.severity, degraded.kind, degraded.flags) == (Severity.P3, IncidentKind.regional_outage, [])
+
+
+def command(incident_id: str, minute: float, **fields: object) -> OperatorCommand:
+    return OperatorCommand(
+        command_id=f"c{minute}",
+        action=str(fields.pop("action", "update")),
+        issued_at=T0 + timedelta(minutes=minute),
+        issued_by="oncall",
+        incident_id=incident_id,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def test_operator_sets_phase_cause_eta_and_resolves() -> None:
+    h = Harness()
+    (opened,) = h.feed(batch(events=[alert()]))
+    eta = T0 + timedelta(hours=2)
+    outcome = h.detector.apply_command(
+        h.state, command(opened.incident_id, 10, phase=Phase.identified, cause="bad deploy", eta=eta), "eu-west"
+    )
+    (identified,) = outcome.incidents
+    assert (identified.version, identified.change, identified.phase) == (2, "phase", Phase.identified)
+    assert (identified.cause, identified.eta, identified.rule) == ("bad deploy", eta, "operator:oncall")
+    assert identified.next_update_at == T0 + timedelta(minutes=40)  # P1 cadence: 30 min
+    (monitoring,) = h.detector.apply_command(
+        h.state, command(opened.incident_id, 20, phase=Phase.monitoring), "eu-west"
+    ).incidents
+    assert monitoring.phase is Phase.monitoring and monitoring.cause == "bad deploy"
+    (resolved,) = h.detector.apply_command(
+        h.state, command(opened.incident_id, 30, phase=Phase.resolved), "eu-west"
+    ).incidents
+    assert (resolved.version, resolved.phase, resolved.resolved_at) == (4, Phase.resolved, T0 + timedelta(minutes=30))
+    with pytest.raises(UnknownIncident):
+        h.detector.apply_command(h.state, command(opened.incident_id, 31, phase=Phase.identified), "eu-west")
+    assert h.feed(batch(events=[alert(minute=0)])) == []  # the repeat of the closed alert stays closed
+
+
+def test_operator_update_confirms_an_internal_incident() -> None:
+    h = Harness()
+    (opened,) = h.feed(batch(events=[alert(severity="error", symptom="latency")]))
+    assert opened.internal
+    (updated,) = h.detector.apply_command(h.state, command(opened.incident_id, 2, cause="cache"), "eu-west").incidents
+    assert (updated.change, updated.internal) == ("update", False)
+
+
+def test_false_alarm_closes_with_its_own_change() -> None:
+    h = Harness()
+    (opened,) = h.feed(batch(events=[alert()]))
+    (retracted,) = h.detector.apply_command(
+        h.state, command(opened.incident_id, 3, action="false_alarm", summary="synthetic check misfired"), "eu-west"
+    ).incidents
+    assert (retracted.change, retracted.phase, retracted.internal) == ("false_alarm", Phase.resolved, False)
+    assert "false_alarm" in retracted.flags and retracted.summary == "synthetic check misfired"
+
+
+def test_impact_share_reclassifies_only_when_severity_changes() -> None:
+    h = Harness(Policy(services={"payments": ServicePolicy(declared_share=0.05)}))
+    (opened,) = h.feed(batch(events=[alert(severity="critical", symptom="error_rate", flags=["security"])]))
+    assert opened.severity is Severity.P1  # security flag: P1 whatever the share
+    h2 = Harness(Policy(services={"payments": ServicePolicy(declared_share=0.05)}))
+    (opened,) = h2.feed(batch(events=[alert(severity="error", symptom="error_rate")]))
+    assert opened.severity is Severity.P3
+    impact = command(opened.incident_id, 1, action="impact", affected=30, active_total=100)
+    (raised,) = h2.detector.apply_command(h2.state, impact, "eu-west").incidents
+    assert (raised.change, raised.severity, raised.share_affected) == ("severity", Severity.P1, 0.3)
+    same = command(opened.incident_id, 2, action="impact", affected=40, active_total=100)
+    assert h2.detector.apply_command(h2.state, same, "eu-west").incidents == []
+    lower = command(opened.incident_id, 3, action="impact", affected=12, active_total=100)
+    assert h2.detector.apply_command(h2.state, lower, "eu-west").incidents[0].severity is Severity.P2
+
+
+def test_no_eta_after_four_hours_flags_an_extended_outage() -> None:
+    h = Harness()
+    first = alert(source_ref="fp1")
+    h.feed(batch(events=[first]))
+    assert h.feed(batch(events=[first.model_copy(update={"received_at": T0 + timedelta(hours=3)})])) == []
+    (flagged,) = h.feed(batch(events=[first.model_copy(update={"received_at": T0 + timedelta(hours=4, minutes=9)})]))
+    assert flagged.updated_at == T0 + timedelta(hours=4)
+    assert {"extended_outage", "executive_note", "sla_credit"} <= set(flagged.flags)
+    assert flagged.next_update_at == T0 + timedelta(hours=4, minutes=15)
+
+
+def test_an_eta_keeps_a_long_outage_from_being_flagged() -> None:
+    h = Harness()
+    first = alert(source_ref="fp1")
+    (opened,) = h.feed(batch(events=[first]))
+    h.detector.apply_command(h.state, command(opened.incident_id, 30, eta=T0 + timedelta(hours=6)), "eu-west")
+    assert h.feed(batch(events=[first.model_copy(update={"received_at": T0 + timedelta(hours=5)})])) == []
+
+
+def test_maintenance_suppresses_alerts_and_windows_of_the_service_only() -> None:
+    window = Window(maintenance_id="mnt_1", service="api", starts_at=at_ms(0), until=at_ms(60))
+    h = Harness(windows=[window])
+    api_alert = alert(service="api", source_ref="a")
+    other = alert(service="search", source_ref="b")
+    opened = h.feed(batch(events=[api_alert, other], runs=[latency([SLOW] * 10)]))
+    assert [i.service for i in opened] == ["search"]
+    assert h.outcomes[-1].suppressed >= 2
+    assert h.feed(batch(events=[alert(minute=61, service="api", source_ref="c")]))[0].service == "api"
+
+
+def test_bad_samples_are_counted_not_applied() -> None:
+    h = Harness()
+    h.feed(batch(runs=[run("api", "latency_p99_ms", [(0, math.nan), (1, math.inf), (2, 5.0)])]))
+    assert h.outcomes[-1].invalid_samples == 2
+    h.feed(batch(runs=[run("api", "queue_depth", [(0, 1.0)])]))
+    assert h.outcomes[-1].invalid_samples == 1
+    h.feed(batch(runs=[latency([FAST] * 5, start=30)]))
+    h.feed(batch(runs=[latency([SLOW] * 5, start=0)]))  # far behind the watermark
+    assert h.outcomes[-1].late_samples == 10 and h.published == []
+    broken = run("api", "latency_p99_ms", [(0, 1.0)]).model_copy(update={"count": 3})
+    with pytest.raises(BadBatch, match="3 samples but 8 timestamp"):
+        h.feed(batch(runs=[broken]))

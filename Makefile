@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_LIBS := .cache/kafka/libs/.fetched
 
-.PHONY: install kafka-jars test demo lint typecheck check bench clean
+.PHONY: install kafka-jars browser test demo lint typecheck check bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -26,7 +26,12 @@ $(KAFKA_LIBS): deploy/kafka/pom.xml
 
 kafka-jars: $(KAFKA_LIBS)
 
-test: install
+# Headless Chromium + chromedriver (Debian packages) for the approvals-console browser test.
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
+
+test: install browser
 	$(BIN)/pytest -q tests
 
 demo: install

@@ -121,7 +121,12 @@ def create_app(
     if PIPELINE in roles:
         stages.ingest = Ingest(ctx)
         ingest.register(app, stages.ingest)
-        stages.detect = Detect(ctx, _table(app, "open-incidents", settings.partitions))
+        stages.detect = Detect(
+            ctx,
+            _table(app, "detection", settings.partitions),
+            _table(app, "incident-routes", settings.partitions),
+            _table(app, "maintenance", settings.partitions),
+        )
         detect.register(app, stages.detect)
         stages.targeting = Targeting(
             ctx, _table(app, "customers", settings.partitions), _table(app, "cadence", settings.partitions)

@@ -1,43 +1,167 @@
-"""Stage glue: normalised events -> incident versions, one open incident per dedup key."""
+"""Stage glue: signal batches and routed commands -> incident versions.
+
+State lives in the ``detection`` table keyed like the signals topic (``group|region``), so one
+group's state is in one partition with its signals. Each record is read, applied and written
+back with no await in between (another agent never sees half an update), then the versions are
+published. Each detection partition also keeps its copy of the maintenance windows (under a key
+naming the partition) and tells each window's owner when event time passes.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 
 import faust
 
-from forewarn.processors.correlate import correlate, dedup_key
-from forewarn.schemas.codec import decode, encode
-from forewarn.schemas.models import Incident, ObservabilityEvent
+from forewarn.processors.detect import maintenance
+from forewarn.processors.detect.detector import BadBatch, Detector, UnknownIncident
+from forewarn.processors.detect.lifecycle import Outcome
+from forewarn.processors.detect.maintenance import Window
+from forewarn.processors.detect.state import GroupState, from_ms
+from forewarn.processors.ids import stable_id
+from forewarn.schemas.models import OperatorCommand, SignalBatch
 from forewarn.streams.context import StreamContext
+from forewarn.streams.operator import Desk
+
+log = logging.getLogger(__name__)
+STAGE = "correlate"
+
+
+def windows_key(partition: int) -> bytes:
+    return b"\x00maintenance|%d" % partition
 
 
 class Detect:
-    def __init__(self, ctx: StreamContext, open_incidents: Any) -> None:
+    def __init__(self, ctx: StreamContext, groups: Any, routes: Any, plans: Any) -> None:
         self.ctx = ctx
-        self.open_incidents = open_incidents
+        self.groups = groups
+        self.detector = Detector(ctx.policy)
+        self.desk = Desk(ctx, routes, plans, self.detector.graph)
+        self._windows: dict[int, tuple[bytes | None, list[Window]]] = {}
+        self._clock: dict[int, int] = {}
+        self._last_tick: dict[int, int] = {}
+        self.ignored: dict[str, int] = {"late_samples": 0, "invalid_samples": 0, "duplicates": 0, "suppressed": 0}
 
-    async def correlate(self, message: Any) -> None:
+    async def on_signals(self, message: Any) -> None:
         ctx = self.ctx
-        event = await ctx.decoded(message, ObservabilityEvent, "correlate")
-        if event is None:
+        batch = await ctx.decoded(message, SignalBatch, STAGE)
+        if batch is None:
             return
-        key = dedup_key(event.service, event.region, event.symptom).encode()
-        stored = self.open_incidents.get(key)
-        current = decode(stored, Incident) if stored is not None else None
-        result = correlate(current, event, ctx.policy)
-        if result.state is None:
-            if stored is not None:
-                del self.open_incidents[key]
-        else:
-            self.open_incidents[key] = encode(result.state)
-        for incident in result.published:
+        key = f"{batch.group}|{batch.region}".encode()
+        if message.key != key:
+            await ctx.reject(message, STAGE, "invalid", f"key {message.key!r} is not the batch's {key!r}")
+            return
+        state = self._load(key)
+        try:
+            outcome = self.detector.apply_batch(state, batch, self.windows(message.partition))
+        except BadBatch as exc:
+            await ctx.reject(message, STAGE, "invalid", str(exc))
+            return
+        self.groups[key] = state.model_dump_json().encode()
+        await self._publish(outcome)
+        if state.clock is not None:
+            await self._tick(message.partition, state.clock)
+
+    async def on_control(self, message: Any) -> None:
+        ctx = self.ctx
+        command = await ctx.decoded(message, OperatorCommand, STAGE)
+        if command is None:
+            return
+        if command.action == "maintenance_window":
+            await self._keep_window(message, command)
+            return
+        stored = self.groups.get(message.key) if message.key is not None else None
+        if stored is None:
+            await ctx.reject(message, STAGE, "invalid", f"no detection state for key {message.key!r}")
+            return
+        state = GroupState.model_validate_json(stored)
+        try:
+            outcome = self.detector.apply_command(state, command)
+        except UnknownIncident as exc:
+            if command.action == "impact":  # targeting answers every version, the last one too
+                return
+            await ctx.reject(message, STAGE, "invalid", str(exc))
+            return
+        self.groups[message.key] = state.model_dump_json().encode()
+        await self._publish(outcome)
+
+    def windows(self, partition: int) -> list[Window]:
+        """This partition's copy of the maintenance windows, decoded once per change."""
+        stored = self.groups.get(windows_key(partition))
+        cached = self._windows.get(partition)
+        if cached is not None and cached[0] == stored:
+            return cached[1]
+        windows = [] if stored is None else [Window.model_validate(w) for w in _json_list(stored)]
+        self._windows[partition] = (stored, windows)
+        return windows
+
+    async def _keep_window(self, message: Any, command: OperatorCommand) -> None:
+        try:
+            window = maintenance.window_of(command)
+        except maintenance.MaintenanceError as exc:
+            await self.ctx.reject(message, STAGE, "invalid", str(exc))
+            return
+        kept = [w for w in self.windows(message.partition) if w.maintenance_id != window.maintenance_id]
+        kept.append(window)
+        self.groups[windows_key(message.partition)] = _dump_windows(kept)
+
+    def _load(self, key: bytes) -> GroupState:
+        stored = self.groups.get(key)
+        return GroupState() if stored is None else GroupState.model_validate_json(stored)
+
+    async def _publish(self, outcome: Outcome) -> None:
+        ctx, now = self.ctx, self.ctx.clock.now()
+        for name in self.ignored:
+            self.ignored[name] += getattr(outcome, name)
+        for incident in outcome.incidents:
             await ctx.send("incidents", incident.incident_id.encode(), incident)
-            await ctx.audit(ctx.trail.incident(incident, ctx.clock.now()))
+            await ctx.audit(ctx.trail.incident(incident, now))
+
+    async def _tick(self, partition: int, clock: int) -> None:
+        """Event time moved on in this partition: tell unfinished windows' owners (rate-limited)."""
+        clock = max(clock, self._clock.get(partition, clock))
+        self._clock[partition] = clock
+        every = self.ctx.policy.rules.maintenance.tick
+        due = maintenance.due_ticks(self.windows(partition), self._last_tick.get(partition), clock, every)
+        if not due:
+            return
+        self._last_tick[partition] = clock
+        for maintenance_id in due:
+            tick = OperatorCommand(
+                command_id=stable_id("maintenance_tick", maintenance_id, clock),
+                action="maintenance_tick",
+                issued_at=from_ms(clock),
+                issued_by="detect",
+                maintenance_id=maintenance_id,
+            )
+            await self.ctx.send("operator", maintenance_id.encode(), tick)
+
+
+def _json_list(stored: bytes) -> list[Any]:
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+def _dump_windows(windows: list[Window]) -> bytes:
+    return ("[" + ",".join(w.model_dump_json() for w in windows) + "]").encode()
 
 
 def register(app: faust.App, detect: Detect) -> None:
-    @app.agent(detect.ctx.topics["events"], name="correlate")
+    topics = detect.ctx.topics
+
+    @app.agent(topics["signals"], name="correlate")
     async def correlate_agent(stream: Any) -> None:
         async for event in stream.events():
-            await detect.correlate(event.message)
+            await detect.on_signals(event.message)
+
+    @app.agent(topics["control"], name="control")
+    async def control_agent(stream: Any) -> None:
+        async for event in stream.events():
+            await detect.on_control(event.message)
+
+    detect.desk.register(app)

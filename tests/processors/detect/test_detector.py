@@ -166,22 +166,18 @@ def test_operator_sets_phase_cause_eta_and_resolves() -> None:
     (opened,) = h.feed(batch(events=[alert()]))
     eta = T0 + timedelta(hours=2)
     outcome = h.detector.apply_command(
-        h.state, command(opened.incident_id, 10, phase=Phase.identified, cause="bad deploy", eta=eta), "eu-west"
+        h.state, command(opened.incident_id, 10, phase=Phase.identified, cause="bad deploy", eta=eta)
     )
     (identified,) = outcome.incidents
     assert (identified.version, identified.change, identified.phase) == (2, "phase", Phase.identified)
     assert (identified.cause, identified.eta, identified.rule) == ("bad deploy", eta, "operator:oncall")
     assert identified.next_update_at == T0 + timedelta(minutes=40)  # P1 cadence: 30 min
-    (monitoring,) = h.detector.apply_command(
-        h.state, command(opened.incident_id, 20, phase=Phase.monitoring), "eu-west"
-    ).incidents
+    (monitoring,) = h.detector.apply_command(h.state, command(opened.incident_id, 20, phase=Phase.monitoring)).incidents
     assert monitoring.phase is Phase.monitoring and monitoring.cause == "bad deploy"
-    (resolved,) = h.detector.apply_command(
-        h.state, command(opened.incident_id, 30, phase=Phase.resolved), "eu-west"
-    ).incidents
+    (resolved,) = h.detector.apply_command(h.state, command(opened.incident_id, 30, phase=Phase.resolved)).incidents
     assert (resolved.version, resolved.phase, resolved.resolved_at) == (4, Phase.resolved, T0 + timedelta(minutes=30))
     with pytest.raises(UnknownIncident):
-        h.detector.apply_command(h.state, command(opened.incident_id, 31, phase=Phase.identified), "eu-west")
+        h.detector.apply_command(h.state, command(opened.incident_id, 31, phase=Phase.identified))
     assert h.feed(batch(events=[alert(minute=0)])) == []  # the repeat of the closed alert stays closed
 
 
@@ -189,7 +185,7 @@ def test_operator_update_confirms_an_internal_incident() -> None:
     h = Harness()
     (opened,) = h.feed(batch(events=[alert(severity="error", symptom="latency")]))
     assert opened.internal
-    (updated,) = h.detector.apply_command(h.state, command(opened.incident_id, 2, cause="cache"), "eu-west").incidents
+    (updated,) = h.detector.apply_command(h.state, command(opened.incident_id, 2, cause="cache")).incidents
     assert (updated.change, updated.internal) == ("update", False)
 
 
@@ -197,7 +193,7 @@ def test_false_alarm_closes_with_its_own_change() -> None:
     h = Harness()
     (opened,) = h.feed(batch(events=[alert()]))
     (retracted,) = h.detector.apply_command(
-        h.state, command(opened.incident_id, 3, action="false_alarm", summary="synthetic check misfired"), "eu-west"
+        h.state, command(opened.incident_id, 3, action="false_alarm", summary="synthetic check misfired")
     ).incidents
     assert (retracted.change, retracted.phase, retracted.internal) == ("false_alarm", Phase.resolved, False)
     assert "false_alarm" in retracted.flags and retracted.summary == "synthetic check misfired"
@@ -211,12 +207,12 @@ def test_impact_share_reclassifies_only_when_severity_changes() -> None:
     (opened,) = h2.feed(batch(events=[alert(severity="error", symptom="error_rate")]))
     assert opened.severity is Severity.P3
     impact = command(opened.incident_id, 1, action="impact", affected=30, active_total=100)
-    (raised,) = h2.detector.apply_command(h2.state, impact, "eu-west").incidents
+    (raised,) = h2.detector.apply_command(h2.state, impact).incidents
     assert (raised.change, raised.severity, raised.share_affected) == ("severity", Severity.P1, 0.3)
     same = command(opened.incident_id, 2, action="impact", affected=40, active_total=100)
-    assert h2.detector.apply_command(h2.state, same, "eu-west").incidents == []
+    assert h2.detector.apply_command(h2.state, same).incidents == []
     lower = command(opened.incident_id, 3, action="impact", affected=12, active_total=100)
-    assert h2.detector.apply_command(h2.state, lower, "eu-west").incidents[0].severity is Severity.P2
+    assert h2.detector.apply_command(h2.state, lower).incidents[0].severity is Severity.P2
 
 
 def test_no_eta_after_four_hours_flags_an_extended_outage() -> None:
@@ -234,7 +230,7 @@ def test_an_eta_keeps_a_long_outage_from_being_flagged() -> None:
     h = Harness()
     first = alert(source_ref="fp1")
     (opened,) = h.feed(batch(events=[first]))
-    h.detector.apply_command(h.state, command(opened.incident_id, 30, eta=T0 + timedelta(hours=6)), "eu-west")
+    h.detector.apply_command(h.state, command(opened.incident_id, 30, eta=T0 + timedelta(hours=6)))
     assert h.feed(batch(events=[first.model_copy(update={"received_at": T0 + timedelta(hours=5)})])) == []
 
 

@@ -89,6 +89,7 @@ class Detector:
                     f"run {sample_run.service}/{sample_run.metric}: {sample_run.count} samples but "
                     f"{len(sample_run.timestamps)} timestamp and {len(sample_run.values)} value bytes"
                 )
+        state.region = state.region or batch.region
         run = _Run(self, state, batch.region, windows)
         runs = sorted(batch.runs, key=lambda r: r.after_events)
         next_run = 0
@@ -101,8 +102,8 @@ class Detector:
             run.samples(sample_run)
         return run.outcome
 
-    def apply_command(self, state: GroupState, command: OperatorCommand, region: str) -> Outcome:
-        run = _Run(self, state, region, ())
+    def apply_command(self, state: GroupState, command: OperatorCommand) -> Outcome:
+        run = _Run(self, state, state.region, ())
         run.command(command)
         return run.outcome
 
@@ -137,6 +138,19 @@ class _Run(Lifecycle):
                     self.window(service, metric, window)
 
     def alert(self, event: ObservabilityEvent) -> None:
+        if event.metric in rules.METRIC_SYMPTOMS and event.value is not None:  # a sample sent as an event
+            ts = pack([to_ms(event.occurred_at)], "q")
+            self.samples(
+                SampleRun(
+                    service=event.service,
+                    metric=event.metric,
+                    after_events=0,
+                    count=1,
+                    timestamps=ts,
+                    values=pack([event.value], "d"),
+                )
+            )
+            return
         state = self.state
         if event.event_id in state.seen:
             self.outcome.duplicates += 1
@@ -159,6 +173,10 @@ class _Run(Lifecycle):
         track = next((t for t in self.state.tracks.values() if t.incident.incident_id == command.incident_id), None)
         if track is None:
             raise UnknownIncident(f"no open incident {command.incident_id} in {self.region}")
+        if command.command_id in self.state.seen:
+            self.outcome.duplicates += 1
+            return
+        self.state.remember(command.command_id)
         at = to_ms(command.issued_at)
         rule = f"operator:{command.issued_by}"
         if command.action == "false_alarm":

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from forewarn.policy import Policy
 from forewarn.policy_rules import MaintenanceRules
@@ -98,6 +98,11 @@ class Plan(BaseModel):
     sla_credit: bool = False
     completed_at: datetime | None = None
     incident: Incident
+    #: Recent command ids, so a command delivered twice is applied once.
+    applied: list[str] = Field(default_factory=list)
+
+    def remember(self, command_id: str) -> None:
+        self.applied = [*self.applied, command_id][-64:]
 
 
 def schedule(command: OperatorCommand, policy: Policy) -> tuple[Plan, list[Incident]]:

@@ -68,6 +68,7 @@ class Track(BaseModel):
 class GroupState(BaseModel):
     """Everything detection knows about one thread group in one region."""
 
+    region: str = ""
     series: dict[str, Series] = Field(default_factory=dict)  # "service|metric"
     rules: dict[str, Hysteresis] = Field(default_factory=dict)  # "service|symptom"
     tracks: dict[str, Track] = Field(default_factory=dict)  # dedup key

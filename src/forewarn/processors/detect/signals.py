@@ -1,0 +1,118 @@
+"""From normalised events to signal batches: one per thread group and region, order kept.
+
+Ingest normalises a take() batch of raw messages and hands every event here; metric samples
+(the bulk) are folded into packed runs, everything else travels as a whole event. Each
+batch records where its runs sat among its events (``after_events``), so detection applies
+them in the order they arrived however the stream was cut into batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from forewarn.processors.detect.cascade import ServiceGraph
+from forewarn.processors.detect.rules import METRIC_SYMPTOMS
+from forewarn.processors.detect.state import to_ms
+from forewarn.schemas.models import ObservabilityEvent, SampleRun, SignalBatch
+
+from .detector import pack
+
+#: Keep each Kafka record well under the broker's 1 MiB default (16 bytes a sample).
+MAX_SAMPLES_PER_BATCH = 40_000
+MAX_EVENTS_PER_BATCH = 500
+
+
+@dataclass
+class _Run:
+    service: str
+    metric: str
+    after_events: int
+    timestamps: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    group: str
+    region: str
+    events: list[ObservabilityEvent] = field(default_factory=list)
+    runs: list[_Run] = field(default_factory=list)
+    samples: int = 0
+
+
+class SignalGrouper:
+    """Collects one take() batch's events per ``group|region`` key."""
+
+    def __init__(self, graph: ServiceGraph) -> None:
+        self.graph = graph
+        self._pending: dict[str, list[_Pending]] = {}
+
+    def add(self, events: Iterable[ObservabilityEvent]) -> None:
+        for event in events:
+            group = self.graph.group(event.service)
+            key = f"{group}|{event.region}"
+            chunks = self._pending.get(key)
+            if chunks is None:
+                chunks = self._pending[key] = [_Pending(group, event.region)]
+            pending = chunks[-1]
+            if is_sample(event):
+                if pending.samples >= MAX_SAMPLES_PER_BATCH:
+                    pending = _Pending(group, event.region)
+                    chunks.append(pending)
+                self._sample(pending, event)
+            else:
+                if len(pending.events) >= MAX_EVENTS_PER_BATCH:
+                    pending = _Pending(group, event.region)
+                    chunks.append(pending)
+                pending.events.append(event)
+
+    def _sample(self, pending: _Pending, event: ObservabilityEvent) -> None:
+        metric = event.metric or ""
+        runs = pending.runs
+        if (
+            runs
+            and runs[-1].after_events == len(pending.events)
+            and (runs[-1].service, runs[-1].metric)
+            == (
+                event.service,
+                metric,
+            )
+        ):
+            run = runs[-1]
+        else:
+            run = _Run(event.service, metric, len(pending.events))
+            runs.append(run)
+        run.timestamps.append(to_ms(event.occurred_at))
+        run.values.append(event.value if event.value is not None else float("nan"))
+        pending.samples += 1
+
+    def batches(self) -> Iterator[tuple[bytes, SignalBatch]]:
+        """(key, batch) per key in first-seen order; a key's batches in arrival order."""
+        for key, chunks in self._pending.items():
+            for pending in chunks:
+                yield (
+                    key.encode(),
+                    SignalBatch(
+                        group=pending.group,
+                        region=pending.region,
+                        events=pending.events,
+                        runs=[
+                            SampleRun(
+                                service=r.service,
+                                metric=r.metric,
+                                after_events=r.after_events,
+                                count=len(r.timestamps),
+                                timestamps=pack(r.timestamps, "q"),
+                                values=pack(r.values, "d"),
+                            )
+                            for r in pending.runs
+                        ],
+                    ),
+                )
+        self._pending.clear()
+
+
+def is_sample(event: ObservabilityEvent) -> bool:
+    """A plain metric sample: windowed, carried packed. Flagged or per-customer ones stay events."""
+    return event.metric in METRIC_SYMPTOMS and event.value is not None and not event.flags and event.customer_id is None

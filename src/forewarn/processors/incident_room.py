@@ -230,8 +230,8 @@ def _on_time(state: RoomState, room: Room, now: datetime, out: RoomOutput) -> No
     if incident is None or state.closed:
         return
     _announce_if_ready(state, room, now, out)
-    if state.announced_version == 0 or state.closed:
-        return  # leadership hears once the impact is counted (or waited for)
+    if state.announced_version != incident.version or state.closed:
+        return  # leadership hears once this version's impact is counted (or waited for)
     policy = room.policy.internal
     slot = briefing_slot(incident, now, policy)
     if slot is not None and slot > state.briefed_slot:

@@ -22,13 +22,15 @@ from forewarn.policy import Policy
 from forewarn.sinks.base import Deliverer, Outbox, SqliteDeliveredStore
 from forewarn.sinks.clickhouse import AuditStore
 from forewarn.sinks.email import EmailSink
-from forewarn.streams import approvals, delivery, detect, ingest, recording, targeting
+from forewarn.sinks.internal import InternalSink
+from forewarn.streams import approvals, delivery, detect, ingest, internal, recording, targeting
 from forewarn.streams.agents import AUDIT, PIPELINE, ROLES, SINKS, WEB
 from forewarn.streams.approvals import Approvals
 from forewarn.streams.context import StreamContext
 from forewarn.streams.delivery import Delivery
 from forewarn.streams.detect import Detect
 from forewarn.streams.ingest import Ingest
+from forewarn.streams.internal import Internal
 from forewarn.streams.targeting import Targeting
 from forewarn.streams.topics import Topics
 from forewarn.topics import OVERSIZE_HEADROOM_BYTES, TopicNames
@@ -59,7 +61,7 @@ def _table(app: faust.App, name: str, partitions: int) -> Any:
     )
 
 
-def build_deliverers(settings: Settings, clock: Clock) -> dict[str, Deliverer]:
+def _build_deliverers(settings: Settings, clock: Clock) -> dict[str, Deliverer]:
     state = settings.data_dir / "sinks"
     outbox = Outbox(settings.data_dir / "outbox.jsonl")
     email = EmailSink(settings.smtp, unsubscribe_url=f"{settings.status_page_url}/unsubscribe")
@@ -74,6 +76,21 @@ def build_deliverers(settings: Settings, clock: Clock) -> dict[str, Deliverer]:
     }
 
 
+def build_deliverers(settings: Settings, clock: Clock) -> dict[str, Deliverer]:
+    deliverers = _build_deliverers(settings, clock)
+    allowed = settings.internal.allowed
+    if allowed:  # internal messages are delivered wherever internal destinations are configured
+        mail = EmailSink(settings.smtp, unsubscribe_url=f"{settings.status_page_url}/unsubscribe")
+        deliverers["internal"] = Deliverer(
+            InternalSink(allowed, mail, timeout_s=settings.delivery.timeout_s),
+            SqliteDeliveredStore(settings.data_dir / "sinks" / "internal-delivered.sqlite"),
+            clock=clock.now,
+            outbox=Outbox(settings.data_dir / "outbox.jsonl"),
+            dry_run=settings.dry_run,
+        )
+    return deliverers
+
+
 @dataclass
 class Stages:
     """The stage glue a worker runs (None where its role is off), for tests to inspect."""
@@ -83,6 +100,7 @@ class Stages:
     detect: Detect | None = None
     targeting: Targeting | None = None
     delivery: Delivery | None = None
+    internal: Internal | None = None
     approvals: Approvals | None = None
 
 
@@ -132,6 +150,8 @@ def create_app(
             ctx, _table(app, "customers", settings.partitions), _table(app, "cadence", settings.partitions)
         )
         targeting.register(app, stages.targeting)
+        stages.internal = Internal(ctx, _table(app, "internal-rooms", settings.partitions), stages.targeting)
+        internal.register(app, stages.internal)
         stages.approvals = Approvals(ctx, _table(app, "approval-state", settings.partitions))
         approvals.register(app, stages.approvals)
     if SINKS in roles:

@@ -1,0 +1,26 @@
+"""A partition's breakdown counts everyone and lists the accounts support needs first."""
+
+from __future__ import annotations
+
+from factories import T0, customer
+from forewarn.processors.breakdown import breakdown_of
+from forewarn.schemas.models import TargetingRequest
+from internal_factories import incident
+
+
+def test_counts_everyone_and_lists_enterprise_first_up_to_the_cap() -> None:
+    request = TargetingRequest(request_id="r", partition=1, incident=incident(), regions=["eu-west"])
+    segments = [
+        customer("zeta", regions=("eu-west", "us-east"), language="de"),
+        customer("acme", regions=("eu-west",), plan="enterprise", enterprise=True),
+        customer("beta", regions=("eu-west",), plan="starter", language="fr"),
+    ]
+    report = breakdown_of(request, 4, segments, active_total=30, listed=2, now=T0)
+    assert (report.partition, report.partitions, report.affected, report.active_total) == (1, 4, 3, 30)
+    assert report.by_plan == {"pro": 1, "enterprise": 1, "starter": 1}
+    assert report.by_region == {"eu-west": 3}  # only the incident's regions count
+    assert report.by_language == {"de": 1, "en": 1, "fr": 1}
+    assert [a.customer_id for a in report.accounts] == ["acme", "beta"] and report.accounts_omitted == 1
+    assert report.accounts[0].emails == ["ops@acme.example"]  # enterprise: where an executive note goes
+    assert report.accounts[1].emails == []  # others keep no address
+    assert report.enterprise == 1

@@ -1,0 +1,242 @@
+"""A P1 through the real broker, seen from inside the company: war-room updates, support packs and
+leadership briefings on their cadence to a real SMTP server and a chat webhook, the executive
+note held for approval after four hours without an ETA, and no internal fact near a customer.
+
+Incident versions are published straight onto ``incidents`` (the detection contract) with event
+times hours apart; the hour the incident reaches between versions is driven by a tick published
+onto ``internal.facts``, exactly as the worker's own timer does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from factories import customer
+from forewarn.config import InternalSettings, Settings, SmtpSettings
+from forewarn.demo.mailbox import Mailbox, free_port
+from forewarn.process import WorkerProcess
+from forewarn.processors.draft import Draft
+from forewarn.processors.ids import stable_id
+from forewarn.processors.validate import Expectations, validate
+from forewarn.publish import Publisher, group_caught_up, read_topic, wait_until
+from forewarn.schemas.codec import decode, encode
+from forewarn.schemas.models import (
+    Approval,
+    ApprovalStatus,
+    Channel,
+    FactKind,
+    Incident,
+    IncidentKind,
+    InternalFact,
+    Phase,
+    Severity,
+)
+from forewarn.streams.internal import fact_partition
+
+pytestmark = pytest.mark.broker
+
+WAR_ROOM, SUPPORT, EXEC = "war-room@corp.example", "support@corp.example", "exec@corp.example"
+CUSTOMERS = {
+    "c-de": customer("c-de", language="de"),
+    "c-fr": customer("c-fr", plan="starter", language="fr"),
+    "c-ent": customer("c-ent", plan="enterprise", enterprise=True),
+    "c-us": customer("c-us", regions=("us-east",)),
+}
+SIGNALS = ["evt_am_7f3a9c01", "evt_pd_118b2e02"]
+RULE = "outage_window_5m_p1"
+
+
+class Webhook:
+    """A chat webhook on loopback that keeps every JSON body posted to it."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.posts.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/war-room"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with Mailbox() as box:
+        yield box
+
+
+def incident(version: int, minutes: float, t0: datetime, **extra: Any) -> Incident:
+    fields: dict[str, Any] = {
+        "incident_id": "inc_p1_e2e",
+        "version": version,
+        "dedup_key": "payments|eu-west|outage",
+        "title": "Payments outage in EU-WEST",
+        "service": "payments",
+        "region": "eu-west",
+        "symptom": "outage",
+        "phase": Phase.investigating,
+        "severity": Severity.P1,
+        "kind": IncidentKind.regional_outage,
+        "change": "opened" if version == 1 else "update",
+        "opened_at": t0,
+        "updated_at": t0 + timedelta(minutes=minutes),
+        "first_signal_at": t0 - timedelta(minutes=1),
+        "rule": RULE,
+        "signal_ids": SIGNALS,
+        "affected_services": ["payments"],
+    }
+    fields.update(extra)
+    return Incident(**fields)
+
+
+def to(box: Mailbox, address: str) -> list[Any]:
+    return [m for m in box.snapshot() if address in str(m["To"])]
+
+
+def subjects(box: Mailbox, address: str) -> list[str]:
+    return [str(m["Subject"]) for m in to(box, address)]
+
+
+def test_p1_internal_support_and_executive_messages_on_cadence(
+    settings: Settings, mailbox: Mailbox, webhook: Webhook, tmp_path: Path
+) -> None:
+    pipeline = settings.model_copy(
+        update={
+            "smtp": SmtpSettings(port=mailbox.port),
+            "web_port": free_port(),
+            "internal": InternalSettings(
+                war_room_emails=[WAR_ROOM],
+                war_room_webhook=webhook.url,
+                support_emails=[SUPPORT],
+                leadership_emails=[EXEC],
+            ),
+        }
+    )
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    publisher = Publisher(pipeline)
+    for segment in CUSTOMERS.values():
+        publisher.send("customers", segment)
+    publisher.flush()
+
+    def expect(address: str, count: int, worker: WorkerProcess) -> list[str]:
+        wait_until(lambda: worker.check() or len(to(mailbox, address)) >= count, 120, f"{count} mails to {address}")
+        return subjects(mailbox, address)
+
+    with WorkerProcess(pipeline, tmp_path / "worker.log") as worker:
+        publisher.send("incidents", incident(1, 0, t0))
+        publisher.flush()
+        assert len(expect(WAR_ROOM, 1, worker)) >= 1
+        expect(SUPPORT, 1, worker)
+        expect(EXEC, 1, worker)
+
+        publisher.send("incidents", incident(2, 70, t0, phase=Phase.identified, change="phase"))
+        publisher.flush()
+        expect(SUPPORT, 2, worker)
+        expect(EXEC, 2, worker)
+
+        at = t0 + timedelta(minutes=125)  # the clock reaches hour 2 with nothing else happening
+        for partition in range(pipeline.partitions):
+            tick = InternalFact(fact_id=stable_id("test-tick", partition), kind=FactKind.tick, at=at)
+            publisher.send_bytes("internal.facts", encode(tick), b"", partition=partition)
+        publisher.flush()
+        expect(EXEC, 3, worker)
+
+        publisher.send("incidents", incident(3, 245, t0, phase=Phase.identified))  # 4 h, still no ETA
+        publisher.flush()
+        expect(EXEC, 5, worker)
+
+        resolved_at = t0 + timedelta(minutes=250)
+        publisher.send("incidents", incident(4, 250, t0, phase=Phase.resolved, resolved_at=resolved_at))
+        publisher.flush()
+        expect(EXEC, 6, worker)
+        expect(SUPPORT, 3, worker)
+        expect(WAR_ROOM, 5, worker)
+        wait_until(
+            lambda: worker.check() or group_caught_up(pipeline, pipeline.app_id, WATCHED), 120, "the worker to drain"
+        )
+    publisher.close()
+
+    war_room, support, leadership = subjects(mailbox, WAR_ROOM), subjects(mailbox, SUPPORT), subjects(mailbox, EXEC)
+    assert sorted(war_room) == sorted(
+        [
+            *(f"[internal][P1] Payments outage in EU-WEST — {p} (v{v})" for v, p in _phases()),
+            "[internal] Post-mortem draft ready: Payments outage in EU-WEST",
+        ]
+    )
+    assert sorted(support) == sorted(
+        f"[support] Known issue: Payments outage in EU-WEST — {p}" for p in ("investigating", "identified", "resolved")
+    )
+    assert sorted(leadership) == sorted(
+        [
+            *(f"[briefing][P1] Payments outage in EU-WEST — hour {h}" for h in (0, 1, 2, 4)),
+            "[briefing][P1] Extended outage: Payments outage in EU-WEST",
+            "[briefing][P1] Resolved: Payments outage in EU-WEST",
+        ]
+    )
+    assert len(webhook.posts) == len(war_room)  # the war room's chat got each one too
+
+    first_update = to(mailbox, WAR_ROOM)[0].get_content()
+    for fact in (*SIGNALS, RULE, "by plan:", "by language:"):
+        assert fact in first_update  # the internal facts are there, inside
+    pack = next(m for m in to(mailbox, SUPPORT) if "investigating" in str(m["Subject"])).get_content()
+    assert "Canned response (de)" in pack and "Canned response (fr)" in pack and "Canned response (en)" in pack
+    assert "c-ent GmbH (c-ent)" in pack and "c-us" not in pack
+
+    internal_addresses = {WAR_ROOM, SUPPORT, EXEC}
+    customer_mail = [m for m in mailbox.snapshot() if str(m["To"]) not in internal_addresses]
+    assert customer_mail, "customers were told too"
+    assert {str(m["To"]) for m in customer_mail} <= {f"ops@{c}.example" for c in ("c-de", "c-fr", "c-ent")}
+    internal_subjects = set(war_room + support + leadership)
+    terms = (*SIGNALS, RULE, WAR_ROOM, SUPPORT, EXEC, "Canned response", "by plan")
+    for mail in customer_mail:
+        assert str(mail["Subject"]) not in internal_subjects
+        words = Draft("any", str(mail["Subject"]), mail.get_body(("plain",)).get_content(), None)
+        expect_ = Expectations(Channel.email, "en", pipeline.status_page_url, never_mention=terms)
+        leaks = [v for v in validate(words, expect_) if "never to mention" in v.detail]
+        assert leaks == [], f"{mail['To']}: {leaks}"
+
+    approvals = [decode(m.value(), Approval) for m in read_topic(pipeline, "approvals")]
+    held = [a for a in approvals if a.category == "executive_note"]
+    assert [(a.command.customer_id, a.status) for a in held] == [("c-ent", ApprovalStatus.pending)]
+    assert held[0].command.recipients == ["ops@c-ent.example"] and held[0].command.template == "executive_note"
+    assert not any("executive" in str(m["Subject"]).lower() for m in customer_mail)  # held, not sent
+
+
+WATCHED = ("incidents", "targeting", "internal.facts", "approvals", "notify.internal", "notify.email", "audit")
+
+
+def _phases() -> list[tuple[int, str]]:
+    return [(1, "investigating"), (2, "identified"), (3, "identified"), (4, "resolved")]
+
+
+def test_facts_partition_is_stable() -> None:
+    assert fact_partition("inc_p1_e2e", 2) == fact_partition("inc_p1_e2e", 2) in (0, 1)

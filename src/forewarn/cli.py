@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from forewarn import __version__
-from forewarn.commands import approvals, customers, db, demo, io, kafka, replay, topics, worker
+from forewarn.commands import approvals, customers, db, demo, io, kafka, postmortem, replay, topics, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -33,3 +33,4 @@ main.add_command(demo.demo)
 main.add_command(customers.customers)
 main.add_command(approvals.approvals)
 main.add_command(replay.replay)
+main.add_command(postmortem.postmortem)

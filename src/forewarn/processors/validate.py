@@ -324,11 +324,15 @@ def _facts(text: str, expect: Expectations) -> Iterable[Verdict]:
             yield Verdict("facts", f"{fact} missing (expected {shown})")
 
 
-def _model_facts(text: str, expect: Expectations) -> Iterable[Verdict]:
-    """A model may only restate the fact sheet: no links but ours, no times it made up."""
+def _foreign_links(text: str, expect: Expectations) -> Iterable[Verdict]:
+    """Only our status page may be linked: a link from event text or a model is never passed on."""
     for url in _URL.findall(text):
         if not url.startswith(expect.status_url):
-            yield Verdict("invented_fact", f"link not from the fact sheet: {url!r}")
+            yield Verdict("invented_fact", f"link that is not our status page: {url!r}")
+
+
+def _model_facts(text: str, expect: Expectations) -> Iterable[Verdict]:
+    """A model may only restate the fact sheet: no times it made up (times are placeholders)."""
     stray = _CLOCK_TIME.search(PLACEHOLDER.sub(" ", _URL.sub(" ", text)))
     if stray:
         yield Verdict("invented_fact", f"time {stray.group(0)!r} not from the fact sheet (times are placeholders)")
@@ -366,6 +370,7 @@ def validate(draft: Draft, expect: Expectations) -> list[Verdict]:
     detected = detect_language(visible)
     if detected is not None and detected != expect.language:
         verdicts.append(Verdict("language", f"reads as {detected!r}, expected {expect.language!r}"))
+    verdicts += _foreign_links(visible, expect)
     if expect.model_written:
         verdicts += _model_facts(visible, expect)
     return verdicts

@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from factories import customer
+from forewarn.cli import main
 from forewarn.config import InternalSettings, Settings, SmtpSettings
+from forewarn.db.client import open_clickhouse
 from forewarn.demo.mailbox import Mailbox, free_port
 from forewarn.process import WorkerProcess
 from forewarn.processors.draft import Draft
@@ -229,6 +232,22 @@ def test_p1_internal_support_and_executive_messages_on_cadence(
     assert [(a.command.customer_id, a.status) for a in held] == [("c-ent", ApprovalStatus.pending)]
     assert held[0].command.recipients == ["ops@c-ent.example"] and held[0].command.template == "executive_note"
     assert not any("executive" in str(m["Subject"]).lower() for m in customer_mail)  # held, not sent
+
+    draft = CliRunner().invoke(main, ["postmortem", "draft", "inc_p1_e2e"], env=pipeline.to_env())
+    assert draft.exit_code == 0, draft.output
+    with open_clickhouse(pipeline.clickhouse_dsn, read_only=True) as wh:
+        sent = wh.query(
+            "SELECT notification_id FROM audit FINAL WHERE incident_id = 'inc_p1_e2e' "
+            "AND stage = 'deliver' AND action = 'delivered'"
+        )
+        steps = wh.query("SELECT notification_id, action FROM audit FINAL WHERE stage = 'approve'")
+    assert len(sent) == len(mailbox.snapshot()) + len(webhook.posts)  # every mail and post is on record
+    assert f"## Appendix A: messages sent ({len(sent)})" in draft.output
+    for (notification_id,) in sent:
+        assert f"| {notification_id} |" in draft.output
+    assert [a for _, a in steps] == ["held"] and f"## Appendix B: approvals ({len(steps)})" in draft.output
+    assert f"| held | executive_note | email | {steps.rows[0][0]} |" in draft.output
+    assert "v4 update: phase resolved" in draft.output and "Time to resolve" in draft.output
 
 
 WATCHED = ("incidents", "targeting", "internal.facts", "approvals", "notify.internal", "notify.email", "audit")

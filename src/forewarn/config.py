@@ -155,6 +155,11 @@ class Settings(BaseModel):
     pseudonym_key: str = "forewarn-default-pseudonym-key"
     #: Token for the approvals console and API; both refuse every request while it is empty.
     console_token: str = ""
+    #: ``POST /ingest/{source}`` accepts ``Authorization: Bearer <ingest_token>`` or an
+    #: ``X-Forewarn-Signature: sha256=<hex HMAC-SHA256 of the body>`` made with ``ingest_secret``;
+    #: with neither set it refuses every request.
+    ingest_token: str = ""
+    ingest_secret: str = ""
     #: With a key set (and the policy's tone.model_categories), a model drafts; templates otherwise.
     anthropic_api_key: str = ""
     anthropic_model: str = "claude-sonnet-4-5"
@@ -196,6 +201,8 @@ class Settings(BaseModel):
             "FOREWARN_WEB_PORT": str(self.web_port),
             "FOREWARN_PSEUDONYM_KEY": self.pseudonym_key,
             "FOREWARN_CONSOLE_TOKEN": self.console_token,
+            "FOREWARN_INGEST_TOKEN": self.ingest_token,
+            "FOREWARN_INGEST_SECRET": self.ingest_secret,
             "FOREWARN_ANTHROPIC_MODEL": self.anthropic_model,
             "FOREWARN_ANTHROPIC_TIMEOUT_S": str(self.anthropic_timeout_s),
             "FOREWARN_SMTP_HOST": self.smtp.host,
@@ -241,6 +248,8 @@ class Settings(BaseModel):
             "FOREWARN_WEB_PORT": "web_port",
             "FOREWARN_PSEUDONYM_KEY": "pseudonym_key",
             "FOREWARN_CONSOLE_TOKEN": "console_token",
+            "FOREWARN_INGEST_TOKEN": "ingest_token",
+            "FOREWARN_INGEST_SECRET": "ingest_secret",
             "ANTHROPIC_API_KEY": "anthropic_api_key",
             "FOREWARN_ANTHROPIC_MODEL": "anthropic_model",
             "FOREWARN_ANTHROPIC_BASE_URL": "anthropic_base_url",

@@ -19,10 +19,9 @@ from forewarn.config import Settings
 from forewarn.db.client import Warehouse, open_clickhouse
 from forewarn.db.migrations import migrate
 from forewarn.policy import Policy
-from forewarn.sinks.base import Deliverer, Outbox, SqliteDeliveredStore
+from forewarn.sinks import channels
+from forewarn.sinks.base import Deliverer
 from forewarn.sinks.clickhouse import AuditStore
-from forewarn.sinks.email import EmailSink
-from forewarn.sinks.internal import InternalSink
 from forewarn.streams import approvals, delivery, detect, ingest, internal, recording, targeting
 from forewarn.streams.agents import AUDIT, PIPELINE, ROLES, SINKS, WEB
 from forewarn.streams.approvals import Approvals
@@ -61,34 +60,9 @@ def _table(app: faust.App, name: str, partitions: int) -> Any:
     )
 
 
-def _build_deliverers(settings: Settings, clock: Clock) -> dict[str, Deliverer]:
-    state = settings.data_dir / "sinks"
-    outbox = Outbox(settings.data_dir / "outbox.jsonl")
-    email = EmailSink(settings.smtp, unsubscribe_url=f"{settings.status_page_url}/unsubscribe")
-    return {
-        "email": Deliverer(
-            email,
-            SqliteDeliveredStore(state / "email-delivered.sqlite"),
-            clock=clock.now,
-            outbox=outbox,
-            dry_run=settings.dry_run,
-        )
-    }
-
-
 def build_deliverers(settings: Settings, clock: Clock) -> dict[str, Deliverer]:
-    deliverers = _build_deliverers(settings, clock)
-    allowed = settings.internal.allowed
-    if allowed:  # internal messages are delivered wherever internal destinations are configured
-        mail = EmailSink(settings.smtp, unsubscribe_url=f"{settings.status_page_url}/unsubscribe")
-        deliverers["internal"] = Deliverer(
-            InternalSink(allowed, mail, timeout_s=settings.delivery.timeout_s),
-            SqliteDeliveredStore(settings.data_dir / "sinks" / "internal-delivered.sqlite"),
-            clock=clock.now,
-            outbox=Outbox(settings.data_dir / "outbox.jsonl"),
-            dry_run=settings.dry_run,
-        )
-    return deliverers
+    """The sinks of the channels this worker delivers (``FOREWARN_CHANNELS``); see ``sinks.channels``."""
+    return channels.build_deliverers(settings, clock)
 
 
 @dataclass

@@ -1,4 +1,9 @@
-"""Stage glue: a channel topic -> its sink -> a receipt and an audit record."""
+"""Stage glue: a channel topic -> its sink -> a receipt and an audit record.
+
+A command whose attempts are spent (or that can never succeed) goes to the dead-letter
+topic with the provider's last answer, so it can be inspected and replayed; its receipt
+says ``dead_lettered``. Incident versions also become one command per public channel.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,8 @@ from typing import Any
 
 import faust
 
-from forewarn.schemas.models import NotificationCommand
+from forewarn.processors.public import public_commands
+from forewarn.schemas.models import DeliveryStatus, Incident, NotificationCommand
 from forewarn.sinks.base import Deliverer
 from forewarn.streams.context import StreamContext
 
@@ -21,14 +27,39 @@ class Delivery:
         command = await ctx.decoded(message, NotificationCommand, "deliver")
         if command is None:
             return
-        receipt = await self.deliverers[channel].deliver(command)
+        deliverer = self.deliverers[channel]
+        receipt = await deliverer.deliver(command)
+        if receipt.status is DeliveryStatus.failed:
+            reason = (
+                f"{channel} via {deliverer.sink.provider}: gave up after {receipt.attempts} attempt(s): "
+                f"{receipt.provider_response}"
+            )
+            await ctx.reject(message, "deliver", "delivery_failed", reason)
+            receipt = receipt.model_copy(update={"status": DeliveryStatus.dead_lettered})
         await ctx.send("receipts", command.notification_id.encode(), receipt)
         await ctx.audit(ctx.trail.receipt(receipt, ctx.clock.now()))
+
+    async def announce(self, message: Any) -> None:
+        """One command per public channel for each incident version."""
+        ctx = self.ctx
+        incident = await ctx.decoded(message, Incident, "announce")
+        if incident is None:
+            return
+        now = ctx.clock.now()
+        url = ctx.settings.status_page_url
+        for command in public_commands(incident, ctx.policy, url, now=now, dry_run=ctx.settings.dry_run):
+            await ctx.send(f"notify.{command.channel.value}", command.notification_id.encode(), command)
+            await ctx.audit(ctx.trail.command(command, now))
 
 
 def register(app: faust.App, delivery: Delivery) -> None:
     for channel in delivery.deliverers:
         _register_channel(app, delivery, channel)
+
+    @app.agent(delivery.ctx.topics["incidents"], name="announce")
+    async def announce_agent(stream: Any) -> None:
+        async for event in stream.events():
+            await delivery.announce(event.message)
 
 
 def _register_channel(app: faust.App, delivery: Delivery, channel: str) -> None:

@@ -1,0 +1,57 @@
+"""Review.route: where one drafted command goes, and which draft it carries."""
+
+from __future__ import annotations
+
+import httpx2
+
+from factories import T0, customer
+from forewarn.config import Settings
+from forewarn.drafting.anthropic_drafter import AnthropicDrafter
+from forewarn.policy import Policy
+from forewarn.processors.audit import AuditTrail
+from forewarn.processors.draft import Drafter, command_for, draft
+from forewarn.processors.draft.check import sample_incident
+from forewarn.schemas.models import Approval, Channel, DraftSource, NotificationCommand
+
+from ..drafting.test_anthropic_drafter import GOOD, reply
+
+
+async def routed(policy: Policy, model: AnthropicDrafter | None = None, language: str = "en"):  # type: ignore[no-untyped-def]
+    settings = Settings()
+    reader = customer("c1", language=language, timezone="Europe/Berlin")
+    incident = sample_incident("initial")
+    words = draft(incident, reader, Channel.email, settings.status_page_url)
+    cmd = command_for(incident, reader, Channel.email, words, now=T0, dry_run=False)
+    from forewarn.streams.review import Review
+
+    return await Review(settings, policy, AuditTrail("k"), model).route(incident, reader, cmd, T0)
+
+
+async def test_ungated_command_goes_to_its_channel_in_the_readers_language() -> None:
+    out = await routed(Policy(), language="fr")
+    assert out.topic == "notify.email" and isinstance(out.record, NotificationCommand)
+    assert out.record.language == "fr" and "Analyse en cours" in out.record.text and "UTC+1" in out.record.text
+    assert out.audit.action == "drafted"
+
+
+async def test_gated_command_is_held_on_the_approvals_topic() -> None:
+    out = await routed(Policy.model_validate({"gates": {"default": "p1_p2"}}))
+    assert out.topic == "approvals" and isinstance(out.record, Approval)
+    assert out.record.status.value == "pending" and out.key == out.record.approval_id.encode()
+    assert out.audit.action == "held" and out.audit.detail["approval_id"] == out.record.approval_id
+
+
+async def test_model_draft_where_the_policy_allows_with_model_detail_in_the_audit() -> None:
+    policy = Policy.model_validate({"tone": {"model_categories": ["regional_outage"]}})
+    settings = Settings()
+    model = AnthropicDrafter(
+        Drafter(policy, settings.status_page_url),
+        api_key="k",
+        model="claude-test",
+        timeout_s=5,
+        transport=httpx2.MockTransport(reply(GOOD)),
+    )
+    out = await routed(policy, model)
+    assert isinstance(out.record, NotificationCommand) and out.record.draft_source is DraftSource.model
+    assert "failing for some or all requests" in out.record.text
+    assert out.audit.detail["model_model"] == "claude-test" and out.audit.detail["model_output_tokens"] == "128"

@@ -9,7 +9,20 @@ from __future__ import annotations
 import click
 
 from forewarn import __version__
-from forewarn.commands import approvals, customers, db, demo, io, kafka, postmortem, replay, topics, worker
+from forewarn.commands import (
+    approvals,
+    customers,
+    db,
+    demo,
+    incident,
+    io,
+    kafka,
+    maintenance,
+    postmortem,
+    replay,
+    topics,
+    worker,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -34,3 +47,5 @@ main.add_command(customers.customers)
 main.add_command(approvals.approvals)
 main.add_command(replay.replay)
 main.add_command(postmortem.postmortem)
+main.add_command(incident.incident)
+main.add_command(maintenance.maintenance)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forewarn.web import console, customers
+from forewarn.web import console, customers, incidents, ingest
 from forewarn.web.server import Feature
 
 
@@ -10,4 +10,6 @@ def features() -> list[Feature]:
     found: list[Feature] = []
     found.append(customers.feature)
     found.append(console.feature)
+    found.append(ingest.feature)
+    found.append(incidents.feature)
     return found

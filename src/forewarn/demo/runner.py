@@ -121,7 +121,7 @@ def run_demo(root: Path, echo: Echo = print, timeout_s: float = 120.0) -> DemoRe
             app_id="forewarn-demo",
             partitions=4,
             smtp=SmtpSettings(host=mailbox.host, port=mailbox.port, sender="status@payments.example"),
-            status_page_url="https://status.payments.example",
+            status_page_url="https://status.example.com",
         )
         created = create_topics(settings)
         echo(f"• created {len(created)} topics; local SMTP server on {mailbox.host}:{mailbox.port}")

@@ -177,3 +177,25 @@ class BuggySink(ScriptedSink):
 async def test_a_sink_bug_fails_the_command_instead_of_killing_the_agent(tmp_path: Path) -> None:
     receipt = await deliverer(BuggySink(), tmp_path, Sleeps()).deliver(command())
     assert receipt.status is DeliveryStatus.failed and "KeyError" in receipt.provider_response
+
+
+async def test_a_send_a_crash_left_uncertain_is_not_risked_twice(tmp_path: Path) -> None:
+    SqliteDeliveredStore(tmp_path / "d.sqlite").begin("ntf_1")  # the worker died mid-send
+    sink = ScriptedSink()
+    receipt = await deliverer(sink, tmp_path, Sleeps()).deliver(command())
+    assert receipt.status is DeliveryStatus.failed and receipt.provider_response.startswith("uncertain")
+    assert sink.sent == []
+
+
+async def test_an_idempotent_provider_gets_the_uncertain_send_again(tmp_path: Path) -> None:
+    SqliteDeliveredStore(tmp_path / "d.sqlite").begin("ntf_1")
+    sink = ScriptedSink()
+    sink.idempotent = True
+    receipt = await deliverer(sink, tmp_path, Sleeps()).deliver(command())
+    assert receipt.status is DeliveryStatus.delivered and sink.sent == ["ntf_1"]
+
+
+async def test_a_definite_failure_is_not_uncertain_next_time(tmp_path: Path) -> None:
+    await deliverer(ScriptedSink(SendError("400", retryable=False)), tmp_path, Sleeps()).deliver(command())
+    receipt = await deliverer(ScriptedSink(), tmp_path, Sleeps()).deliver(command())
+    assert receipt.status is DeliveryStatus.delivered

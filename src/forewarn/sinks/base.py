@@ -47,10 +47,16 @@ class SendError(Exception):
 
 
 class Sink(ABC):
-    """One channel's provider. Implementations must not retry or dedup: the base does."""
+    """One channel's provider. Implementations must not retry or dedup: the base does.
+
+    ``idempotent`` sinks give the provider a key derived from the notification id, so a
+    resend after a crash is dropped by the provider; for the others a send whose outcome a
+    crash hid is dead-lettered for a person rather than risked twice.
+    """
 
     channel: Channel
     provider: str
+    idempotent: bool = False
 
     @abstractmethod
     async def send(self, command: NotificationCommand) -> ProviderResult: ...
@@ -59,10 +65,20 @@ class Sink(ABC):
         """Release connections; most sinks hold none."""
 
 
+#: Receipt text of a command not resent because an earlier attempt's outcome is unknown.
+UNCERTAIN = "uncertain"
+
+
 class DeliveredStore(Protocol):
     def seen(self, notification_id: str) -> bool: ...
 
     def mark(self, notification_id: str, response: str) -> None: ...
+
+    def begin(self, notification_id: str) -> None: ...
+
+    def in_flight(self, notification_id: str) -> bool: ...
+
+    def settle(self, notification_id: str) -> None: ...
 
 
 class SqliteDeliveredStore:
@@ -80,6 +96,7 @@ class SqliteDeliveredStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, response TEXT)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS sending (id TEXT PRIMARY KEY)")
 
     def seen(self, notification_id: str) -> bool:
         with self._lock:
@@ -91,6 +108,23 @@ class SqliteDeliveredStore:
             self._db.execute(
                 "INSERT OR IGNORE INTO delivered (id, response) VALUES (?, ?)", (notification_id, response[:500])
             )
+            self._db.execute("DELETE FROM sending WHERE id = ?", (notification_id,))
+
+    def begin(self, notification_id: str) -> None:
+        """Note, durably, that a send is about to leave: if the worker dies before ``mark``, the
+        next attempt knows the provider may already have the message."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO sending (id) VALUES (?)", (notification_id,))
+
+    def in_flight(self, notification_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM sending WHERE id = ?", (notification_id,)).fetchone()
+        return row is not None
+
+    def settle(self, notification_id: str) -> None:
+        """The send failed for sure: a later attempt is no longer uncertain."""
+        with self._lock:
+            self._db.execute("DELETE FROM sending WHERE id = ?", (notification_id,))
 
     def close(self) -> None:
         with self._lock:
@@ -256,6 +290,13 @@ class Deliverer:
             return self._dry_run(command)
         if self.store.seen(command.notification_id):
             return self._receipt(command, DeliveryStatus.duplicate, 0, "already delivered")
+        if self.store.in_flight(command.notification_id) and not self.sink.idempotent:
+            note = (
+                f"{UNCERTAIN}: an earlier attempt was in flight when the worker stopped; {self.sink.provider} "
+                "takes no idempotency key, so it is not resent (check the provider, then replay if missing)"
+            )
+            return self._receipt(command, DeliveryStatus.failed, 0, note)
+        self.store.begin(command.notification_id)
         last_error = ""
         for attempt in range(1, self.retry.attempts + 1):
             await self._wait_for_provider()
@@ -266,11 +307,13 @@ class Deliverer:
                 if exc.retryable:
                     self.breaker.failed()
                 if not exc.retryable or attempt == self.retry.attempts:
+                    self.store.settle(command.notification_id)
                     return self._receipt(command, DeliveryStatus.failed, attempt, last_error)
                 await self._sleep(self.retry.delay(attempt, exc.retry_after, self._rng))
                 continue
             except Exception as exc:  # a sink bug must dead-letter its command, not kill the agent
                 log.exception("%s sink raised on %s", self.sink.provider, command.notification_id)
+                self.store.settle(command.notification_id)
                 return self._receipt(command, DeliveryStatus.failed, attempt, f"{type(exc).__name__}: {exc}")
             self.breaker.succeeded()
             self.store.mark(command.notification_id, result.response)

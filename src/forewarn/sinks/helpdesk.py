@@ -118,6 +118,7 @@ class HelpdeskSink(HttpSink):
 
     channel = Channel.helpdesk
     provider = "zendesk"
+    idempotent = True  # Idempotency-Key on creates, the ledger for the rest
 
     def __init__(
         self,

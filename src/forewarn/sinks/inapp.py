@@ -120,6 +120,7 @@ def banner_of(command: NotificationCommand) -> Banner:
 class InAppSink(HttpSink):
     channel = Channel.inapp
     provider = "inapp"
+    idempotent = True  # the notification id travels as Idempotency-Key
 
     def __init__(
         self,

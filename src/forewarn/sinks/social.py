@@ -24,6 +24,7 @@ def post_text(command: NotificationCommand) -> str:
 class SocialSink(HttpSink):
     channel = Channel.social
     provider = "social-webhook"
+    idempotent = True  # the notification id travels as Idempotency-Key
 
     def __init__(
         self, providers: ChannelSettings, *, timeout_s: float = 10.0, client: httpx.AsyncClient | None = None

@@ -2,7 +2,9 @@
 
 A command whose attempts are spent (or that can never succeed) goes to the dead-letter
 topic with the provider's last answer, so it can be inspected and replayed; its receipt
-says ``dead_lettered``. Incident versions also become one command per public channel.
+says ``dead_lettered``. So does one whose earlier send a crash left uncertain, on a
+provider without idempotency keys (``delivery_uncertain``): never sent twice, never lost.
+Incident versions also become one command per public channel.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import faust
 
 from forewarn.processors.public import public_commands
 from forewarn.schemas.models import DeliveryStatus, Incident, NotificationCommand
-from forewarn.sinks.base import Deliverer
+from forewarn.sinks.base import UNCERTAIN, Deliverer
 from forewarn.streams.context import StreamContext
 
 
@@ -34,7 +36,8 @@ class Delivery:
                 f"{channel} via {deliverer.sink.provider}: gave up after {receipt.attempts} attempt(s): "
                 f"{receipt.provider_response}"
             )
-            await ctx.reject(message, "deliver", "delivery_failed", reason)
+            uncertain = receipt.provider_response.startswith(UNCERTAIN)
+            await ctx.reject(message, "deliver", "delivery_uncertain" if uncertain else "delivery_failed", reason)
             receipt = receipt.model_copy(update={"status": DeliveryStatus.dead_lettered})
         await ctx.send("receipts", command.notification_id.encode(), receipt)
         await ctx.audit(ctx.trail.receipt(receipt, ctx.clock.now()))

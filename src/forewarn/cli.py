@@ -11,6 +11,7 @@ import click
 from forewarn import __version__
 from forewarn.commands import (
     approvals,
+    audit,
     customers,
     db,
     demo,
@@ -49,3 +50,4 @@ main.add_command(replay.replay)
 main.add_command(postmortem.postmortem)
 main.add_command(incident.incident)
 main.add_command(maintenance.maintenance)
+main.add_command(audit.audit)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import clickhouse_connect
 import pytest
 
 from factories import command, customer
@@ -164,6 +165,15 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
         assert {c.customer_id for c in first["sms"].values()} == {"c-ent"}  # enterprise only
         for channel in ("social", "statuspage"):
             assert {c.customer_id for c in first[channel].values()} == {"public"}
+
+        # while the worker owns the embedded store, analysts query it through the worker's port
+        client = clickhouse_connect.get_client(host="127.0.0.1", port=delivering.web_port)
+        delivered = client.query(
+            "SELECT channel, count() FROM audit FINAL WHERE stage = {s:String} GROUP BY channel",
+            parameters={"s": "deliver"},
+        )
+        assert dict(delivered.result_rows).get("email") == 2
+        client.close()
 
         publisher.send("raw", raw_signal_from_json(alert("resolved")))
         publisher.flush()

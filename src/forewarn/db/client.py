@@ -171,6 +171,11 @@ class Warehouse:
             result = client.query(sql, parameters=dict(parameters) if parameters else None)
             return Rows(columns=tuple(result.column_names), rows=[tuple(row) for row in result.result_rows])
 
+    def raw(self, sql: str, parameters: Mapping[str, Any] | None = None, fmt: str = "TabSeparated") -> bytes:
+        """A statement's result exactly as ClickHouse formats it, for endpoints that pass it through."""
+        with self._call(sql) as client:
+            return client.raw_query(sql, parameters=dict(parameters) if parameters else None, fmt=fmt)
+
     def command(self, sql: str, parameters: Mapping[str, Any] | None = None) -> None:
         """Run DDL or another statement whose result nobody reads."""
         with self._call(sql) as client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from forewarn.web import console, customers, incidents, ingest
+from forewarn.web.query import query_endpoint
 from forewarn.web.server import Feature
 
 
@@ -12,4 +13,5 @@ def features() -> list[Feature]:
     found.append(console.feature)
     found.append(ingest.feature)
     found.append(incidents.feature)
+    found.append(query_endpoint)
     return found

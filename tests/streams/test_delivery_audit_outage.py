@@ -1,0 +1,72 @@
+"""ClickHouse unavailable for a while: the audit writer holds the batch, retries, and stores it once.
+
+The injected store is the real ``AuditStore`` on an embedded warehouse behind a switch that
+raises ``WarehouseUnavailable`` (what the client raises when a server DSN is down) while the
+'outage' lasts. ``store_until_accepted`` must not return — so Faust must not ack the offsets —
+until the rows are stored, and a replay of the same batch after a crash adds nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from factories import T0
+from forewarn.db.client import Warehouse, open_clickhouse
+from forewarn.db.errors import WarehouseUnavailable
+from forewarn.db.migrations import migrate
+from forewarn.schemas.models import AuditRecord, Incident
+from forewarn.sinks.clickhouse import AuditStore, Stored
+from forewarn.streams.recording import store_until_accepted
+
+
+class Outage:
+    """The store, unreachable for the first ``failures`` writes."""
+
+    def __init__(self, store: AuditStore, failures: int) -> None:
+        self.store = store
+        self.failures = failures
+        self.calls = 0
+
+    def write(self, batch: Sequence[AuditRecord | Incident]) -> Stored:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise WarehouseUnavailable("ClickHouse at http://127.0.0.1:8123 is unavailable: connection refused")
+        return self.store.write(batch)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
+    with open_clickhouse(f"chdb://{tmp_path / 'ch'}") as wh:
+        migrate(wh)
+        yield wh
+
+
+def batch(n: int) -> list[AuditRecord]:
+    return [
+        AuditRecord(audit_id=f"a{i}", recorded_at=T0 + timedelta(milliseconds=i), stage="deliver", action="delivered")
+        for i in range(n)
+    ]
+
+
+async def test_batch_is_held_through_the_outage_and_stored_once(warehouse: Warehouse) -> None:
+    outage = Outage(AuditStore(warehouse), failures=3)
+    task = asyncio.create_task(store_until_accepted("audit insert", outage.write, batch(500)))
+    while outage.calls < 2:
+        await asyncio.sleep(0.05)
+    assert not task.done()  # still holding the batch: its offsets are not acked yet
+    assert warehouse.query("SELECT count() FROM audit").scalar() == 0
+    await asyncio.wait_for(task, 60)
+    assert outage.calls == 4
+    assert warehouse.query("SELECT count() FROM audit").scalar() == 500
+
+
+async def test_a_replay_after_the_outage_adds_nothing(warehouse: Warehouse) -> None:
+    store = AuditStore(warehouse)
+    await store_until_accepted("audit insert", Outage(store, failures=1).write, batch(300))
+    await store_until_accepted("audit insert", store.write, batch(300))  # Kafka redelivers after a crash
+    assert warehouse.query("SELECT count(), uniqExact(audit_id) FROM audit").rows == [(300, 300)]

@@ -16,7 +16,8 @@ RULE = CadenceRule()
 def incident(minute: float, version: int, phase: Phase = Phase.investigating, **changes: object) -> Incident:
     opened = correlate(None, event(), Policy()).published[0]
     at = T0 + timedelta(minutes=minute)
-    return opened.model_copy(update={"version": version, "updated_at": at, "phase": phase, **changes})
+    fields = {"version": version, "updated_at": at, "phase": phase, "next_update_at": None, "flags": [], **changes}
+    return opened.model_copy(update=fields)
 
 
 def told(inc: Incident, count: int = 1) -> Told:

@@ -71,42 +71,55 @@ def test_debezium_unsupported_op_is_rejected() -> None:
 
 import json  # noqa: E402
 
-from factories import customer  # noqa: E402
-from forewarn.processors.segments import change_from_record, customer_id_from_key  # noqa: E402
-from forewarn.schemas.codec import encode  # noqa: E402
+from factories import command, customer  # noqa: E402
+from forewarn.processors.segments import customer_id_from_key, read_fields, table_entry  # noqa: E402
+from forewarn.schemas.codec import decode, encode  # noqa: E402
+from forewarn.schemas.models import CustomerSegment  # noqa: E402
 
 
 def envelope(op: str, before: object, after: object, ts_ms: int = 1_795_000_000_000) -> bytes:
     return json.dumps({"schema": {}, "payload": {"op": op, "before": before, "after": after, "ts_ms": ts_ms}}).encode()
 
 
-def test_avro_record_is_checked_like_a_row() -> None:
-    assert change_from_record(b"c1", encode(customer("c1")), T0).segment == customer("c1")
+def test_avro_record_is_stored_as_it_came_and_checked_like_a_row() -> None:
+    stored = encode(customer("c1"))
+    entry = table_entry(b"c1", stored, T0)
+    assert entry.stored == stored and entry.fields == read_fields(stored)
+    assert entry.fields is not None and entry.fields["contacts"]["emails"] == ["ops@c1.example"]
     with pytest.raises(Rejected, match="plan 'platinum'"):
-        change_from_record(b"c1", encode(customer("c1", plan="platinum")), T0)
-    with pytest.raises(Rejected) as bad:
-        change_from_record(b"c1", b"\x00\x00\x00\x00\x04garbage", T0)
-    assert bad.value.error_type in ("undecodable", "wrong_type")
+        table_entry(b"c1", encode(customer("c1", plan="platinum")), T0)
+    with pytest.raises(Rejected, match="malformed phone"):
+        table_entry(b"c1", encode(customer("c1", contacts={"phones": ["12"]})), T0)
+    with pytest.raises(Rejected) as garbage:
+        table_entry(b"c1", encode(customer("c1"))[:12], T0)
+    assert garbage.value.error_type == "undecodable"
+    with pytest.raises(Rejected, match=r"expected io\.forewarn\.CustomerSegment") as other:
+        table_entry(b"c1", encode(command()), T0)
+    assert other.value.error_type == "wrong_type"
 
 
 def test_debezium_json_envelope_on_the_topic() -> None:
     key = json.dumps({"schema": {}, "payload": {"customer_id": "c1"}}).encode()
-    change = change_from_record(key, envelope("u", None, ROW), T0)
-    assert change.segment is not None and change.segment.regions == ["eu-west", "us-east"]
-    assert change.segment.updated_at.year == 2026 and change.segment.updated_at != T0  # the change's own ts_ms
-    deleted = change_from_record(key, envelope("d", ROW, None), T0)
-    assert (deleted.customer_id, deleted.segment) == ("c1", None)
+    entry = table_entry(key, envelope("u", None, ROW), T0)
+    assert entry.customer_id == "c1" and entry.stored is not None
+    segment = decode(entry.stored, CustomerSegment)  # stored as the Avro segment it describes
+    assert segment.regions == ["eu-west", "us-east"]
+    assert segment.updated_at.year == 2026 and segment.updated_at != T0  # the change's own ts_ms
+    deleted = table_entry(key, envelope("d", ROW, None), T0)
+    assert (deleted.customer_id, deleted.stored) == ("c1", None)
     with pytest.raises(Rejected, match="malformed email"):
-        change_from_record(key, envelope("c", None, {**ROW, "emails": "nope"}), T0)
+        table_entry(key, envelope("c", None, {**ROW, "emails": "nope"}), T0)
 
 
 def test_plain_json_row_tombstone_and_mismatched_key() -> None:
-    assert change_from_record(b"c1", json.dumps(ROW).encode(), T0).segment is not None
-    assert change_from_record(b"c1", None, T0) == change_from_record(b'{"customer_id": "c1"}', None, T0)
+    assert table_entry(b"c1", json.dumps(ROW).encode(), T0).stored is not None
+    assert table_entry(b"c1", None, T0) == table_entry(b'{"customer_id": "c1"}', None, T0)
     with pytest.raises(Rejected, match="does not match"):
-        change_from_record(b"c2", json.dumps(ROW).encode(), T0)
+        table_entry(b"c2", json.dumps(ROW).encode(), T0)
+    with pytest.raises(Rejected, match="does not match"):
+        table_entry(b"c2", encode(customer("c1")), T0)
     with pytest.raises(Rejected, match="not JSON"):
-        change_from_record(b"c1", b"{not json", T0)
+        table_entry(b"c1", b"{not json", T0)
 
 
 def test_customer_id_from_key() -> None:

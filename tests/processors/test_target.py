@@ -103,3 +103,15 @@ def test_notification_id_is_a_pure_function_of_its_parts() -> None:
         notification_id("inc", 1, "c1", "sms"),
     }
     assert len({a, *others}) == 4
+
+
+def test_the_fast_projection_agrees_with_the_segment_and_with_recipients() -> None:
+    from forewarn.demo.population import population
+    from forewarn.processors.segments import read_fields
+    from forewarn.processors.target import PERSONAL_CHANNELS, last_active_s, recipients, row_of_fields
+    from forewarn.schemas.codec import encode
+
+    for segment in population(500, T0):
+        profile, active = row_of_fields(read_fields(encode(segment)))
+        assert (profile, active) == (profile_of(segment), last_active_s(segment))
+        assert profile.reach == {c.value for c in PERSONAL_CHANNELS if recipients(segment, c)}

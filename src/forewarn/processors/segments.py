@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from io import BytesIO
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from fastavro import schemaless_reader
 from pydantic import ValidationError
 
 from forewarn.processors.deadletter import Rejected
-from forewarn.schemas.codec import DecodeError, decode
+from forewarn.schemas.codec import DecodeError, decode, encode, parsed_schema, schema_id
 from forewarn.schemas.models import CustomerSegment
 
 PLANS = frozenset({"free", "starter", "pro", "business", "enterprise"})
@@ -28,6 +30,7 @@ EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 LIST_FIELDS = ("regions", "features", "emails", "phones", "inapp_user_ids")
 DEBEZIUM_UPSERTS = frozenset({"c", "u", "r"})
+_SEGMENT_HEADER = b"\x00" + schema_id(CustomerSegment).to_bytes(4, "big")
 
 
 @dataclass(frozen=True)
@@ -58,28 +61,60 @@ def _known_zone(name: str) -> bool:
     return True
 
 
-def check_segment(segment: CustomerSegment) -> CustomerSegment:
-    """The business rules a well-typed segment must also meet; raises Rejected naming the field."""
-    cid = segment.customer_id
+def _check(
+    cid: str,
+    plan: str,
+    language: str,
+    timezone: str,
+    emails: Iterable[str],
+    phones: Iterable[str],
+    hooks: Iterable[tuple[str, str | None]],
+) -> None:
     if not cid.strip():
         raise Rejected("customer_id: missing", "wrong_type")
-    if segment.plan not in PLANS:
-        raise Rejected(f"{cid}: plan {segment.plan!r} is not one of {sorted(PLANS)}")
-    if segment.language not in LANGUAGES:
-        raise Rejected(f"{cid}: language {segment.language!r} is not one of {sorted(LANGUAGES)}")
-    if not _known_zone(segment.timezone):
-        raise Rejected(f"{cid}: unknown time zone {segment.timezone!r}")
-    contacts = segment.contacts
-    for email in contacts.emails:
+    if plan not in PLANS:
+        raise Rejected(f"{cid}: plan {plan!r} is not one of {sorted(PLANS)}")
+    if language not in LANGUAGES:
+        raise Rejected(f"{cid}: language {language!r} is not one of {sorted(LANGUAGES)}")
+    if not _known_zone(timezone):
+        raise Rejected(f"{cid}: unknown time zone {timezone!r}")
+    for email in emails:
         if not EMAIL.match(email):
             raise Rejected(f"{cid}: malformed email {email!r}")
-    for phone in contacts.phones:
+    for phone in phones:
         if not PHONE.match(phone):
             raise Rejected(f"{cid}: malformed phone {phone!r} (E.164 expected, e.g. +4915112345678)")
-    for name, hook in (("slack_webhook", contacts.slack_webhook), ("teams_webhook", contacts.teams_webhook)):
+    for name, hook in hooks:
         if hook is not None and not hook.startswith("https://"):
             raise Rejected(f"{cid}: {name} {hook!r} is not an https:// URL")
+
+
+def check_segment(segment: CustomerSegment) -> CustomerSegment:
+    """The business rules a well-typed segment must also meet; raises Rejected naming the field."""
+    c = segment.contacts
+    hooks = (("slack_webhook", c.slack_webhook), ("teams_webhook", c.teams_webhook))
+    _check(segment.customer_id, segment.plan, segment.language, segment.timezone, c.emails, c.phones, hooks)
     return segment
+
+
+def check_fields(fields: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``check_segment`` on a segment as fastavro reads it (no model built: the stream's hot path)."""
+    c = fields["contacts"]
+    hooks = (("slack_webhook", c["slack_webhook"]), ("teams_webhook", c["teams_webhook"]))
+    _check(
+        fields["customer_id"], fields["plan"], fields["language"], fields["timezone"], c["emails"], c["phones"], hooks
+    )
+    return fields
+
+
+def read_fields(value: bytes) -> dict[str, Any]:
+    """An Avro CustomerSegment as a plain dict, ~3x cheaper than the model: for millions of rows."""
+    if value[:5] != _SEGMENT_HEADER:
+        decode(value, CustomerSegment)  # raises the precise DecodeError (not Avro, another type, ...)
+    try:
+        return cast(dict[str, Any], schemaless_reader(BytesIO(value[5:]), parsed_schema(CustomerSegment), None))
+    except Exception as exc:  # any failure to parse untrusted bytes is the same verdict
+        raise DecodeError(f"not a CustomerSegment: {type(exc).__name__}", "undecodable") from None
 
 
 def unwrap_debezium(row: Mapping[str, Any]) -> tuple[str, Mapping[str, Any] | None]:
@@ -180,15 +215,28 @@ def customer_id_from_key(key: bytes) -> str:
     raise Rejected(f"key {text[:80]!r} names no customer_id", "wrong_type")
 
 
-def change_from_record(key: bytes, value: bytes | None, timestamp: datetime) -> CustomerChange:
+@dataclass(frozen=True)
+class TableEntry:
+    """What the customer table stores for one record: canonical Avro bytes and their fields.
+
+    ``stored`` None deletes the customer. Plain Avro records are stored as they came; JSON rows
+    and Debezium envelopes are validated, then stored as the Avro segment they describe.
+    """
+
+    customer_id: str
+    stored: bytes | None
+    fields: Mapping[str, Any] | None
+
+
+def table_entry(key: bytes, value: bytes | None, timestamp: datetime) -> TableEntry:
     """One record of the customers topic: Avro segment, JSON row or Debezium envelope, or a tombstone.
 
     ``timestamp`` (the record's own time) stands in for a missing ``updated_at``, so replaying
-    the topic rebuilds exactly the same table.
+    the topic rebuilds exactly the same table. Raises Rejected with the reason.
     """
     customer_id = customer_id_from_key(key)
     if value is None:
-        return CustomerChange(customer_id, None)
+        return TableEntry(customer_id, None, None)
     if value[:1] == b"{":
         try:
             row = json.loads(value)
@@ -197,11 +245,17 @@ def change_from_record(key: bytes, value: bytes | None, timestamp: datetime) -> 
         if not isinstance(row, Mapping):
             raise Rejected(f"{customer_id}: JSON value is not an object", "wrong_type")
         change = change_from_row(row, timestamp, customer_id)
+        if change.segment is None:
+            entry = TableEntry(change.customer_id, None, None)
+        else:
+            stored = encode(change.segment)
+            entry = TableEntry(change.customer_id, stored, read_fields(stored))
     else:
         try:
-            change = CustomerChange(customer_id, check_segment(decode(value, CustomerSegment)))
+            fields = check_fields(read_fields(value))
         except DecodeError as exc:
             raise Rejected(exc.reason, exc.error_type) from exc
-    if change.customer_id != customer_id:
-        raise Rejected(f"key {customer_id!r} does not match customer_id {change.customer_id!r}")
-    return change
+        entry = TableEntry(str(fields["customer_id"]), value, fields)
+    if entry.customer_id != customer_id:
+        raise Rejected(f"key {customer_id!r} does not match customer_id {entry.customer_id!r}")
+    return entry

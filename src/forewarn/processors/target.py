@@ -9,7 +9,9 @@ same rule to a full segment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from forewarn.policy import Policy
 from forewarn.processors.ids import stable_id
@@ -75,19 +77,51 @@ def recipients(segment: CustomerSegment, channel: Channel) -> list[str]:
             return []
 
 
+def _reach(emails: Sequence[str], phones: Sequence[str], slack: str | None, teams: str | None) -> frozenset[str]:
+    """The personal channels ``recipients`` finds an address on (in-app and helpdesk: the account)."""
+    reach = {Channel.inapp.value, Channel.helpdesk.value}
+    if emails:
+        reach.add(Channel.email.value)
+    if phones:
+        reach.add(Channel.sms.value)
+    if slack:
+        reach.add(Channel.slack.value)
+    if teams:
+        reach.add(Channel.teams.value)
+    return frozenset(reach)
+
+
+def _latest(last_active: Mapping[str, datetime]) -> int:
+    """Latest activity on any feature, in epoch seconds (0: never seen active)."""
+    return int(max(last_active.values()).timestamp()) if last_active else 0
+
+
 def profile_of(segment: CustomerSegment) -> Profile:
+    c = segment.contacts
     return Profile(
         plan=segment.plan,
         enterprise=segment.enterprise,
         regions=tuple(sorted(set(segment.regions))),
         features=tuple(sorted(set(segment.features))),
-        reach=frozenset(c.value for c in PERSONAL_CHANNELS if recipients(segment, c)),
+        reach=_reach(c.emails, c.phones, c.slack_webhook, c.teams_webhook),
     )
 
 
 def last_active_s(segment: CustomerSegment) -> int:
-    """Latest activity on any feature, in epoch seconds (0: never seen active)."""
-    return int(max(segment.last_active.values()).timestamp()) if segment.last_active else 0
+    return _latest(segment.last_active)
+
+
+def row_of_fields(fields: Mapping[str, Any]) -> tuple[Profile, int]:
+    """``profile_of`` and ``last_active_s`` on a segment as fastavro reads it (the table's hot path)."""
+    c = fields["contacts"]
+    profile = Profile(
+        plan=fields["plan"],
+        enterprise=fields["enterprise"],
+        regions=tuple(sorted(set(fields["regions"]))),
+        features=tuple(sorted(set(fields["features"]))),
+        reach=_reach(c["emails"], c["phones"], c["slack_webhook"], c["teams_webhook"]),
+    )
+    return profile, _latest(fields["last_active"])
 
 
 def active_since_s(request: TargetingRequest, now: datetime) -> int | None:

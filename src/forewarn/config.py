@@ -78,7 +78,6 @@ class ChannelSettings(BaseModel):
     statuspage_api_url: str = "https://api.statuspage.io/v1"
     statuspage_page_id: str | None = None
     statuspage_api_key: str | None = None
-    banner_push_url: str | None = None
 
 
 class InternalSettings(BaseModel):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from forewarn.web import console, customers, incidents, ingest
+from forewarn.web.banners import banner_feed
+from forewarn.web.helpdesk import helpdesk_webhook
 from forewarn.web.query import query_endpoint
 from forewarn.web.server import Feature
+from forewarn.web.statuspage import status_page
 
 
 def features() -> list[Feature]:
@@ -14,4 +17,7 @@ def features() -> list[Feature]:
     found.append(ingest.feature)
     found.append(incidents.feature)
     found.append(query_endpoint)
+    found.append(status_page)
+    found.append(banner_feed)
+    found.append(helpdesk_webhook)
     return found

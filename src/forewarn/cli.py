@@ -20,6 +20,7 @@ from forewarn.commands import (
     kafka,
     maintenance,
     postmortem,
+    postmortem_tracking,
     replay,
     topics,
     worker,
@@ -48,6 +49,7 @@ main.add_command(customers.customers)
 main.add_command(approvals.approvals)
 main.add_command(replay.replay)
 main.add_command(postmortem.postmortem)
+postmortem_tracking.register(postmortem.postmortem)
 main.add_command(incident.incident)
 main.add_command(maintenance.maintenance)
 main.add_command(audit.audit)

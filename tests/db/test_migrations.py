@@ -98,10 +98,10 @@ def test_failed_migration_names_its_file_and_is_not_recorded(warehouse: Warehous
 
 def test_history_from_a_newer_release_is_refused(warehouse: Warehouse, migrations_dir: Path) -> None:
     migrate(warehouse, load_migrations(migrations_dir))
-    shutil.copy(migrations_dir / "0003_analyst_views.sql", migrations_dir / "0004_more.sql")
+    shutil.copy(migrations_dir / "0003_analyst_views.sql", migrations_dir / "0098_more.sql")
     migrate(warehouse, load_migrations(migrations_dir))
-    (migrations_dir / "0004_more.sql").unlink()
-    with pytest.raises(MigrationError, match="0004_more applied, but this forewarn has no such file"):
+    (migrations_dir / "0098_more.sql").unlink()
+    with pytest.raises(MigrationError, match="0098_more applied, but this forewarn has no such file"):
         pending_migrations(applied_migrations(warehouse), load_migrations(migrations_dir))
 
 

@@ -46,17 +46,21 @@ def write_csv(out: TextIO, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     writer.writerows([[_cell(v) for v in row] for row in rows])
 
 
-def audit_rows(settings: Settings, incident_id: str) -> list[tuple[Any, ...]]:
-    params = {"incident": incident_id}
+def read_record(settings: Settings, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Rows from the warehouse, or through the worker's query endpoint while it owns the store."""
     try:
         with open_clickhouse(settings.clickhouse_dsn, read_only=True) as warehouse:
-            return list(warehouse.query(EXPORT_SQL, params))
+            return list(warehouse.query(sql, params))
     except EmbeddedStoreLocked:
         client = clickhouse_connect.get_client(host=settings.web_host, port=settings.web_port)
         try:
-            return [tuple(r) for r in client.query(EXPORT_SQL, parameters=params).result_rows]
+            return [tuple(r) for r in client.query(sql, parameters=params).result_rows]
         finally:
             client.close()
+
+
+def audit_rows(settings: Settings, incident_id: str) -> list[tuple[Any, ...]]:
+    return read_record(settings, EXPORT_SQL, {"incident": incident_id})
 
 
 @click.group()

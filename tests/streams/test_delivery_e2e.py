@@ -18,7 +18,15 @@ from forewarn.demo.mailbox import Mailbox, free_port
 from forewarn.process import WorkerProcess
 from forewarn.publish import Publisher, group_caught_up, raw_signal_from_json, read_topic, wait_until
 from forewarn.schemas.codec import decode
-from forewarn.schemas.models import Channel, Contacts, DeadLetter, DeliveryReceipt, DeliveryStatus, NotificationCommand
+from forewarn.schemas.models import (
+    Channel,
+    Contacts,
+    DeadLetter,
+    DeliveryReceipt,
+    DeliveryStatus,
+    NotificationCommand,
+    Phase,
+)
 from http_recorder import HttpRecorder
 
 pytestmark = pytest.mark.broker
@@ -278,3 +286,53 @@ def test_commands_that_keep_failing_are_dead_lettered_with_the_last_error(
     receipts = [decode(m.value(), DeliveryReceipt) for m in read_topic(failing, "receipts")]
     assert [r.status for r in receipts] == [DeliveryStatus.dead_lettered] * 3
     assert len(recorder.all_requests("/slack/broken")) == 6  # two attempts each, then no more
+
+
+def test_helpdesk_tickets_through_the_broker(delivering: Settings, recorder: HttpRecorder, tmp_path: Path) -> None:
+    """Helpdesk commands (no drafting template targets them yet, so they are published here) open one
+    problem ticket, link each customer's organisation, flag an incoming ticket via the worker's
+    webhook, and solve every linked ticket on resolution."""
+    import httpx
+
+    publisher = Publisher(delivering)
+
+    def helpdesk(customer_id: str, version: int, phase: str) -> NotificationCommand:
+        return command(f"ntf_hd_{customer_id}_{version}").model_copy(
+            update={
+                "channel": Channel.helpdesk,
+                "customer_id": customer_id,
+                "recipients": [customer_id],
+                "incident_id": "inc_hd",
+                "incident_version": version,
+                "phase": Phase(phase),
+                "subject": "[P1] Payments outage",
+            }
+        )
+
+    for customer_id in ("c-ent", "c-pro"):
+        publisher.send("notify.helpdesk", helpdesk(customer_id, 1, "investigating"))
+    publisher.flush()
+    with WorkerProcess(delivering, tmp_path / "worker.log", roles="sinks,audit,web") as worker:
+        wait_until(lambda: caught_up(delivering, worker), 120, "the linked tickets")
+        flagged = httpx.post(
+            f"http://127.0.0.1:{delivering.web_port}/api/helpdesk/webhook",
+            json={"ticket_id": 4242, "customer_id": "c-pro"},
+            timeout=30,
+        ).json()
+        assert flagged == {"ticket_id": 4242, "known_issue": True, "incident_id": "inc_hd"}
+        for customer_id in ("c-ent", "c-pro"):
+            publisher.send("notify.helpdesk", helpdesk(customer_id, 2, "resolved"))
+        publisher.flush()
+        recorder.wait_for(1, 120, "/api/v2/tickets/update_many.json", worker.check)
+        wait_until(lambda: caught_up(delivering, worker), 120, "the resolution")
+        client = clickhouse_connect.get_client(host="127.0.0.1", port=delivering.web_port)
+        known = client.query("SELECT count() FROM audit FINAL WHERE stage = 'helpdesk' AND action = 'known_issue'")
+        client.close()
+    assert known.result_rows == [(1,)]
+    tickets = [q.json()["ticket"] for q in recorder.received("/api/v2/tickets.json")]
+    assert [t["type"] for t in tickets] == ["problem", "incident", "incident"]
+    assert [t.get("organization_id") for t in tickets[1:]].count(501) == 1  # c-ent's organisation
+    (update,) = recorder.received("/api/v2/tickets/4242.json")
+    assert "known_issue" in update.json()["ticket"]["additional_tags"]
+    (solved,) = recorder.received("/api/v2/tickets/update_many.json")
+    assert sorted(solved.query["ids"].split(",")) == sorted(["1001", "1002", "1003", "4242"])

@@ -82,13 +82,20 @@ def publish(settings: Settings, short_topic: str, *records: Any) -> None:
     publisher.close()
 
 
-def worker(settings: Settings, tmp_path: Path, policy: dict[str, Any] | None = None) -> WorkerProcess:
+#: Faust reads this from the environment. A killed worker's partitions are handed on only when its
+#: session times out (Faust's default: 60 s); crash tests would spend most of their time waiting.
+SHORT_SESSION = {"BROKER_SESSION_TIMEOUT": "10"}
+
+
+def worker(
+    settings: Settings, tmp_path: Path, policy: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> WorkerProcess:
     """A pipeline worker (no sinks: commands stay on their topics to be read back)."""
     policy_path = None
     if policy is not None:
         policy_path = tmp_path / "policy.json"  # JSON is YAML
         policy_path.write_text(json.dumps(policy))
-    return WorkerProcess(settings, tmp_path / "worker.log", roles="pipeline,web", policy=policy_path)
+    return WorkerProcess(settings, tmp_path / "worker.log", roles="pipeline,web", policy=policy_path, extra_env=env)
 
 
 def with_web_port(settings: Settings) -> Settings:

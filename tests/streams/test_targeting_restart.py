@@ -1,0 +1,94 @@
+"""A worker killed in the middle of a fan-out and started again, through the real broker: every
+expected command exists exactly once by notification id (re-sends allowed, gaps not), and a
+sink delivers each id once however often it was re-sent."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from factories import T0
+from fanout_support import (
+    PERSONAL,
+    SHORT_SESSION,
+    commands,
+    incident,
+    publish,
+    publish_customers,
+    records_in,
+    reference,
+    wait_table,
+    wait_targeted,
+    with_web_port,
+    worker,
+)
+from forewarn.config import Settings
+from forewarn.demo.population import population
+from forewarn.processors.ids import notification_id
+from forewarn.publish import wait_until
+from forewarn.schemas.models import Channel, DeliveryStatus, NotificationCommand
+from forewarn.sinks.base import Deliverer, ProviderResult, Sink, SqliteDeliveredStore
+
+pytestmark = pytest.mark.broker
+
+CUSTOMERS = 30_000
+
+
+class CountingSink(Sink):
+    channel = Channel.email
+    provider = "counting"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, command: NotificationCommand) -> ProviderResult:
+        self.sent.append(command.notification_id)
+        return ProviderResult("250 accepted")
+
+
+def test_kill_mid_fan_out_then_restart_loses_nothing_and_sinks_send_once(settings: Settings, tmp_path: Path) -> None:
+    settings = with_web_port(settings)
+    snapshot = list(population(CUSTOMERS, T0))
+    outage = incident(1)
+    expected = reference(snapshot, region="eu-west")
+    expected_ids = {notification_id(outage.incident_id, 1, cid, ch) for cid, ch in expected}
+    topics = [f"notify.{c}" for c in PERSONAL]
+
+    first = worker(settings, tmp_path, env=SHORT_SESSION).start()
+    try:
+        publish_customers(settings, snapshot)
+        wait_table(settings, first, CUSTOMERS, timeout_s=120)
+        publish(settings, "incidents", outage)
+
+        def midway() -> bool:
+            first.check()
+            return records_in(settings, topics) >= len(expected) // 3
+
+        wait_until(midway, 120, "a third of the fan-out", interval_s=0.05)
+    finally:
+        first.kill()
+    at_kill = records_in(settings, topics)
+    assert at_kill < len(expected), "the fan-out finished before the kill; nothing was tested"
+
+    with worker(settings, tmp_path, env=SHORT_SESSION) as second:
+        wait_targeted(settings, second, timeout_s=180)
+
+    got = commands(settings)
+    ids = [c.notification_id for c in got]
+    assert set(ids) == expected_ids  # nothing missing, nothing extra
+    assert {(c.customer_id, c.channel.value) for c in got} == expected
+    print(f"killed at {at_kill}/{len(expected)} commands; re-sent after restart: {len(ids) - len(expected_ids)}")
+
+    emails = [c for c in got if c.channel is Channel.email]
+    sink = CountingSink()
+    deliverer = Deliverer(sink, SqliteDeliveredStore(tmp_path / "delivered.sqlite"), clock=lambda: T0)
+
+    async def deliver_all() -> list[DeliveryStatus]:
+        return [(await deliverer.deliver(c)).status for c in emails + emails[:100]]  # and a replay on top
+
+    statuses = asyncio.run(deliver_all())
+    assert sorted(sink.sent) == sorted({c.notification_id for c in emails})
+    assert statuses.count(DeliveryStatus.delivered) == len(sink.sent)
+    assert statuses.count(DeliveryStatus.duplicate) == len(statuses) - len(sink.sent)

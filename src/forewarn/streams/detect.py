@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import faust
@@ -22,11 +23,13 @@ from forewarn.processors.detect.maintenance import Window
 from forewarn.processors.detect.state import GroupState, from_ms
 from forewarn.processors.ids import stable_id
 from forewarn.schemas.models import OperatorCommand, SignalBatch
+from forewarn.streams.batching import acting_for
 from forewarn.streams.context import StreamContext
 from forewarn.streams.operator import Desk
 
 log = logging.getLogger(__name__)
 STAGE = "correlate"
+BATCH, WITHIN_S = 500, 0.05
 
 
 def windows_key(partition: int) -> bytes:
@@ -44,25 +47,40 @@ class Detect:
         self._last_tick: dict[int, int] = {}
         self.ignored: dict[str, int] = {"late_samples": 0, "invalid_samples": 0, "duplicates": 0, "suppressed": 0}
 
-    async def on_signals(self, message: Any) -> None:
+    async def on_signals(self, events: Sequence[Any]) -> None:
+        """Apply a run of signal batches: each key's state is read and written once for all of them."""
         ctx = self.ctx
-        batch = await ctx.decoded(message, SignalBatch, STAGE)
-        if batch is None:
-            return
-        key = f"{batch.group}|{batch.region}".encode()
-        if message.key != key:
-            await ctx.reject(message, STAGE, "invalid", f"key {message.key!r} is not the batch's {key!r}")
-            return
-        state = self._load(key)
-        try:
-            outcome = self.detector.apply_batch(state, batch, self.windows(message.partition))
-        except BadBatch as exc:
-            await ctx.reject(message, STAGE, "invalid", str(exc))
-            return
-        self.groups[key] = state.model_dump_json().encode()
+        by_key: dict[bytes, list[tuple[Any, SignalBatch]]] = {}
+        for event in events:
+            message = event.message
+            batch = await ctx.decoded(message, SignalBatch, STAGE)
+            if batch is None:
+                continue
+            key = f"{batch.group}|{batch.region}".encode()
+            if message.key != key:
+                await ctx.reject(message, STAGE, "invalid", f"key {message.key!r} is not the batch's {key!r}")
+                continue
+            by_key.setdefault(key, []).append((event, batch))
+        for key, batches in by_key.items():
+            await self._apply(key, batches)
+
+    async def _apply(self, key: bytes, batches: list[tuple[Any, SignalBatch]]) -> None:
+        first = batches[0][0]
+        outcome, rejected = Outcome(), []
+        with acting_for(first):  # table reads and writes go to this key's partition
+            state = self._load(key)
+            windows = self.windows(first.message.partition)
+            for event, batch in batches:
+                try:
+                    outcome.extend(self.detector.apply_batch(state, batch, windows))
+                except BadBatch as exc:  # checked before anything was applied
+                    rejected.append((event.message, str(exc)))
+            self.groups[key] = state.model_dump_json().encode()
+        for message, reason in rejected:
+            await self.ctx.reject(message, STAGE, "invalid", reason)
         await self._publish(outcome)
         if state.clock is not None:
-            await self._tick(message.partition, state.clock)
+            await self._tick(first.message.partition, state.clock)
 
     async def on_control(self, message: Any) -> None:
         ctx = self.ctx
@@ -156,8 +174,8 @@ def register(app: faust.App, detect: Detect) -> None:
 
     @app.agent(topics["signals"], name="correlate")
     async def correlate_agent(stream: Any) -> None:
-        async for event in stream.events():
-            await detect.on_signals(event.message)
+        async for events in stream.take_events(BATCH, within=WITHIN_S):
+            await detect.on_signals(events)
 
     @app.agent(topics["control"], name="control")
     async def control_agent(stream: Any) -> None:

@@ -18,6 +18,7 @@ import faust
 from forewarn.processors.detect.cascade import ServiceGraph
 from forewarn.processors.detect.signals import SignalGrouper
 from forewarn.processors.normalize import NormalizeError, normalize
+from forewarn.schemas.codec import encode
 from forewarn.schemas.models import ObservabilityEvent, RawSignal
 from forewarn.streams.context import StreamContext
 
@@ -37,8 +38,10 @@ class Ingest:
             events = await self.normalize(message)
             self.events_seen += len(events)
             grouper.add(events)
+        signals = self.ctx.topics["signals"]
         for key, batch in grouper.batches():
-            await self.ctx.send("signals", key, batch)
+            # Buffered, not awaited one by one: the producer flushes before offsets are committed.
+            signals.send_soon(key=key, value=encode(batch))
 
     async def normalize(self, message: Any) -> list[ObservabilityEvent]:
         """The events in one raw message, or none after dead-lettering it with the reason."""

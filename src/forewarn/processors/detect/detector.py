@@ -132,7 +132,10 @@ class _Run(Lifecycle):
                 self.outcome.late_samples += 1
                 continue
             if state.clock is None or ts > state.clock:
-                self.clock(ts)  # time passes first, then the windows it closes
+                if state.tracks:
+                    self.clock(ts)  # time passes first, then the windows it closes
+                else:
+                    state.clock = ts  # nothing open that time could confirm or flag
             if due(series, spec):
                 for window in close_windows(series, spec):
                     self.window(service, metric, window)

@@ -28,6 +28,14 @@ class Outcome:
     duplicates: int = 0
     suppressed: int = 0
 
+    def extend(self, other: Outcome) -> Outcome:
+        self.incidents += other.incidents
+        self.late_samples += other.late_samples
+        self.invalid_samples += other.invalid_samples
+        self.duplicates += other.duplicates
+        self.suppressed += other.suppressed
+        return self
+
 
 class Lifecycle:
     def __init__(self, policy: Policy, graph: ServiceGraph, state: GroupState, region: str) -> None:

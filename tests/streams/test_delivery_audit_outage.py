@@ -15,10 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from factories import T0
+from clickhouse_standin import StandIn
+from factories import T0, command
+from forewarn.config import Settings, SmtpSettings
 from forewarn.db.client import Warehouse, open_clickhouse
 from forewarn.db.errors import WarehouseUnavailable
 from forewarn.db.migrations import migrate
+from forewarn.demo.mailbox import Mailbox, free_port
+from forewarn.process import WorkerProcess
+from forewarn.publish import Publisher, group_caught_up, group_lags, wait_until
 from forewarn.schemas.models import AuditRecord, Incident
 from forewarn.sinks.clickhouse import AuditStore, Stored
 from forewarn.streams.recording import store_until_accepted
@@ -70,3 +75,48 @@ async def test_a_replay_after_the_outage_adds_nothing(warehouse: Warehouse) -> N
     await store_until_accepted("audit insert", Outage(store, failures=1).write, batch(300))
     await store_until_accepted("audit insert", store.write, batch(300))  # Kafka redelivers after a crash
     assert warehouse.query("SELECT count(), uniqExact(audit_id) FROM audit").rows == [(300, 300)]
+
+
+def test_worker_rides_out_a_clickhouse_outage_without_losing_or_doubling_audit_rows(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Through the broker: a worker writes audit rows to a ClickHouse server (the stand-in), the
+    server is SIGKILLed mid-run while deliveries go on, and comes back: every row arrives once."""
+    standin = StandIn(free_port(), tmp_path / "clickhouse", tmp_path / "standin.log").start()
+    try:
+        with Mailbox() as mailbox:
+            live = settings.model_copy(
+                update={"clickhouse": standin.dsn, "smtp": SmtpSettings(port=mailbox.port), "web_port": free_port()}
+            )
+            publisher = Publisher(live)
+            for i in range(40):
+                publisher.send("notify.email", command(f"ntf_out_{i}"))
+            publisher.flush()
+            with WorkerProcess(live, tmp_path / "worker.log", roles="sinks,audit") as worker:
+                mailbox.wait_for(5, 120, worker.check)
+                standin.kill()  # ClickHouse goes away mid-run
+                for i in range(40, 80):
+                    publisher.send("notify.email", command(f"ntf_out_{i}"))
+                publisher.flush()
+                mailbox.wait_for(80, 120, worker.check)  # delivery does not wait for the record
+                wait_until(
+                    lambda: bool(worker.check() or group_lags(live, live.app_id, ["audit"])[0] > 0),
+                    60,
+                    "audit rows to wait, uncommitted, for ClickHouse",
+                )
+                assert group_lags(live, live.app_id, ["audit"])[0] > 0
+                standin.start()  # ClickHouse is back
+                wait_until(
+                    lambda: bool(worker.check() or group_caught_up(live, live.app_id, ["notify.email", "audit"])),
+                    180,
+                    "the audit writer to catch up",
+                )
+    finally:
+        standin.kill()
+    with open_clickhouse(f"chdb://{tmp_path / 'clickhouse'}") as wh:
+        delivered = wh.query(
+            "SELECT count(), uniqExact(notification_id) FROM audit WHERE stage = 'deliver' AND action = 'delivered'"
+        ).rows
+        total, distinct = wh.query("SELECT count(), uniqExact(audit_id) FROM audit").rows[0]
+    assert delivered == [(80, 80)]  # nothing lost, nothing doubled (raw table, no FINAL)
+    assert total == distinct

@@ -138,7 +138,11 @@ async def test_atom_feed_lists_incidents_with_their_timeline(client: TestClient)
     feed = ET.fromstring(await response.read())
     ns = {"a": "http://www.w3.org/2005/Atom"}
     entries = feed.findall("a:entry", ns)
-    assert [e.findtext("a:title", namespaces=ns) for e in entries] == ["Payments trouble", "Db trouble", "Search trouble"]
+    assert [e.findtext("a:title", namespaces=ns) for e in entries] == [
+        "Payments trouble",
+        "Db trouble",
+        "Search trouble",
+    ]
     content = entries[0].findtext("a:content", namespaces=ns) or ""
     assert content.index("Identified") < content.index("Investigating")
 

@@ -30,7 +30,8 @@ async def store_until_accepted(what: str, write: Write, records: Sequence[AuditR
             await asyncio.to_thread(write, records)
             return
         except Exception as exc:  # any store failure: keep the batch, retry, never ack unstored rows
-            log.warning("%s of %d rows failed (%s); retrying in %.1fs", what, len(records), exc, delay)
+            reason = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__  # drivers echo whole requests
+            log.warning("%s of %d rows failed (%s); retrying in %.1fs", what, len(records), reason, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 

@@ -133,6 +133,15 @@ class Detect:
         ctx, now = self.ctx, self.ctx.clock.now()
         for name in self.ignored:
             self.ignored[name] += getattr(outcome, name)
+        if outcome.late_samples or outcome.invalid_samples:
+            log.warning(
+                "ignored %d samples later than the grace and %d non-finite or unknown-metric samples "
+                "(totals %d and %d; GET /api/detection)",
+                outcome.late_samples,
+                outcome.invalid_samples,
+                self.ignored["late_samples"],
+                self.ignored["invalid_samples"],
+            )
         for incident in outcome.incidents:
             await ctx.send("incidents", incident.incident_id.encode(), incident)
             await ctx.audit(ctx.trail.incident(incident, now))

@@ -168,7 +168,18 @@ async def maintenance_change(request: web.Request) -> web.Response:
     return await _publish(request, window_id, command)
 
 
+async def detection_counts(request: web.Request) -> web.Response:
+    """What detection ignored on purpose (late or invalid samples, duplicates, suppressed signals)."""
+    stages = request.app[CONTEXT].stages
+    detect, ingest = getattr(stages, "detect", None), getattr(stages, "ingest", None)
+    if detect is None:
+        return _error(503, "this worker does not run the pipeline role")
+    events = ingest.events_seen if ingest is not None else None
+    return web.json_response({"ignored": dict(detect.ignored), "events_normalised": events})
+
+
 def feature(app: web.Application, ctx: WebContext) -> None:
+    app.router.add_get("/api/detection", detection_counts)
     app.router.add_get("/api/incidents", list_incidents)
     app.router.add_get("/api/incidents/{incident_id}", show_incident)
     app.router.add_post("/api/incidents/{incident_id}", update_incident)

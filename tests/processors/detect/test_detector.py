@@ -257,3 +257,12 @@ def test_bad_samples_are_counted_not_applied() -> None:
     broken = run("api", "latency_p99_ms", [(0, 1.0)]).model_copy(update={"count": 3})
     with pytest.raises(BadBatch, match="3 samples but 8 timestamp"):
         h.feed(batch(runs=[broken]))
+
+
+def test_a_command_delivered_twice_is_applied_once() -> None:
+    h = Harness()
+    (opened,) = h.feed(batch(events=[alert()]))
+    update = command(opened.incident_id, 5, cause="disk full")
+    assert len(h.detector.apply_command(h.state, update).incidents) == 1
+    again = h.detector.apply_command(h.state, update)
+    assert again.incidents == [] and again.duplicates == 1

@@ -93,3 +93,23 @@ def test_durations(text: str, seconds: float) -> None:
 def test_defaults_are_valid() -> None:
     rules = RulesPolicy()
     assert rules.open_after >= 1 and rules.window % rules.step == timedelta(0)
+
+
+def test_sla_threshold_is_the_strictest_slo_of_the_plans_served(tmp_path: Path) -> None:
+    policy = load_policy(
+        write(
+            tmp_path,
+            """
+services:
+  api: {plans: [pro, starter]}
+rules:
+  plan_slo_pct: {enterprise: 99.95, pro: 99.9, starter: 99.5}
+  services:
+    ledger: {slo_pct: 99.0}
+""",
+        )
+    )
+    rules = policy.rules
+    assert rules.thresholds("api", policy.service("api").plans).slo_pct == 99.9
+    assert rules.thresholds("search", policy.service("search").plans).slo_pct == 99.95  # serves every plan
+    assert rules.thresholds("ledger", []).slo_pct == 99.0  # its own wins

@@ -48,7 +48,8 @@ class Thresholds(BaseModel):
     #: At or beyond these a breach is a complete outage (P1 whatever the share).
     outage_availability_pct: float = Field(default=5.0, ge=0, le=100)
     outage_error_rate_pct: float = Field(default=95.0, ge=0, le=100)
-    #: The availability the customers' plans promise; below it the incident is an SLA breach.
+    #: Availability below this makes the incident an SLA breach; unset, the strictest SLO of the
+    #: plans the service serves (``rules.plan_slo_pct``) applies.
     slo_pct: float | None = Field(default=None, ge=0, le=100)
 
 
@@ -87,6 +88,8 @@ class RulesPolicy(BaseModel):
     defaults: Thresholds = Field(default_factory=Thresholds)
     #: Per-service overrides of ``defaults``; only the keys written replace the default.
     services: dict[str, Thresholds] = Field(default_factory=dict)
+    #: The availability each plan promises (percent), e.g. ``{enterprise: 99.95, pro: 99.9}``.
+    plan_slo_pct: dict[str, Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=dict)
     maintenance: MaintenanceRules = Field(default_factory=MaintenanceRules)
 
     @model_validator(mode="after")
@@ -99,8 +102,14 @@ class RulesPolicy(BaseModel):
             raise ValueError("step must be a whole number of milliseconds")
         return self
 
-    def thresholds(self, service: str) -> Thresholds:
+    def thresholds(self, service: str, plans: list[str] | None = None) -> Thresholds:
+        """The service's thresholds; ``plans`` (the plans it serves, empty: all) supply the SLO."""
         override = self.services.get(service)
-        if override is None:
-            return self.defaults
-        return self.defaults.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
+        limits = self.defaults
+        if override is not None:
+            limits = limits.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
+        if limits.slo_pct is None and self.plan_slo_pct:
+            promised = [pct for plan, pct in self.plan_slo_pct.items() if not plans or plan in plans]
+            if promised:
+                limits = limits.model_copy(update={"slo_pct": max(promised)})
+        return limits

@@ -136,7 +136,7 @@ def test_alert_and_metric_agree_then_both_must_clear() -> None:
 
 
 def test_availability_collapse_is_a_p1_regional_outage_and_below_slo_an_sla_breach() -> None:
-    policy = Policy(rules=RulesPolicy(defaults=Thresholds(slo_pct=99.9, availability_pct=99.0)))
+    policy = Policy(rules=RulesPolicy(defaults=Thresholds(availability_pct=99.0), plan_slo_pct={"pro": 99.9}))
     h = Harness(policy)
     h.feed(batch(runs=[run("api", "availability", every_minute([0.0] * 3))]))
     (opened,) = h.feed(batch(runs=[run("api", "availability", every_minute([0.0] * 2, start=3))]))

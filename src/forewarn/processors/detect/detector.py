@@ -246,7 +246,7 @@ class _Run(Lifecycle):
         self.open(track, at)
 
     def window(self, service: str, metric: str, window: ClosedWindow) -> None:
-        verdict = rules.judge(metric, window.mean, self.rules.thresholds(service))
+        verdict = rules.judge(metric, window.mean, self.rules.thresholds(service, self.policy.service(service).plans))
         if verdict is None:
             return
         if suppressed(self.windows, service, self.region, window.start) or suppressed(

@@ -101,7 +101,7 @@ def update_command(
     current = _read(settings).get(incident_id)
     if current is None:
         raise click.ClickException(f"no incident {incident_id}; `forewarn incident list` shows the open ones")
-    if current.phase is Phase.resolved:
+    if current.phase is Phase.resolved and not false_alarm:
         raise click.ClickException(f"{incident_id} is already resolved (v{current.version})")
     try:
         send(settings, command)

@@ -116,7 +116,7 @@ async def update_incident(request: web.Request) -> web.Response:
     current = (await _incidents(request)).get(incident_id)
     if current is None:
         return _error(404, f"no incident {incident_id}")
-    if current.phase is Phase.resolved:
+    if current.phase is Phase.resolved and command.action != "false_alarm":
         return _error(409, f"{incident_id} is already resolved (v{current.version})")
     return await _publish(request, incident_id, command)
 

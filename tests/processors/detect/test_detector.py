@@ -199,6 +199,18 @@ def test_false_alarm_closes_with_its_own_change() -> None:
     assert "false_alarm" in retracted.flags and retracted.summary == "synthetic check misfired"
 
 
+def test_a_resolved_incident_can_still_be_called_a_false_alarm() -> None:
+    h = Harness()
+    (opened,) = h.feed(batch(events=[alert(source_ref="fp1")]))
+    h.feed(batch(events=[alert("resolved", minute=3, source_ref="fp1")]))
+    (retracted,) = h.detector.apply_command(h.state, command(opened.incident_id, 30, action="false_alarm")).incidents
+    assert (retracted.version, retracted.change, retracted.phase) == (3, "false_alarm", Phase.resolved)
+    assert retracted.updated_at == T0 + timedelta(minutes=30) and h.state.tracks == {}
+    assert retracted.resolved_at == T0 + timedelta(minutes=3)  # when it ended stays true
+    with pytest.raises(UnknownIncident):  # only a false alarm reaches back; other updates do not
+        h.detector.apply_command(h.state, command(opened.incident_id, 31, cause="x"))
+
+
 def test_impact_share_reclassifies_only_when_severity_changes() -> None:
     h = Harness(Policy(services={"payments": ServicePolicy(declared_share=0.05)}))
     (opened,) = h.feed(batch(events=[alert(severity="critical", symptom="error_rate", flags=["security"])]))

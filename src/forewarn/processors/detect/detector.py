@@ -173,26 +173,37 @@ class _Run(Lifecycle):
         self.clock(max(at, to_ms(event.received_at)))
 
     def command(self, command: OperatorCommand) -> None:
-        track = next((t for t in self.state.tracks.values() if t.incident.incident_id == command.incident_id), None)
-        if track is None:
-            raise UnknownIncident(f"no open incident {command.incident_id} in {self.region}")
         if command.command_id in self.state.seen:
             self.outcome.duplicates += 1
             return
+        track = next((t for t in self.state.tracks.values() if t.incident.incident_id == command.incident_id), None)
+        if track is None and command.action == "false_alarm":
+            track = self.reopened_for_retraction(command.incident_id)
+        if track is None:
+            raise UnknownIncident(f"no open incident {command.incident_id} in {self.region}")
         self.state.remember(command.command_id)
         at = to_ms(command.issued_at)
         rule = f"operator:{command.issued_by}"
         if command.action == "false_alarm":
             flags = sorted({*track.incident.flags, "false_alarm"})
-            self.close(
-                track, "false_alarm", at, rule=rule, flags=flags, summary=command.summary or track.incident.summary
-            )
+            summary = command.summary or track.incident.summary
+            when = {"resolved_at": track.incident.resolved_at} if track.incident.resolved_at else {}
+            self.close(track, "false_alarm", at, rule=rule, flags=flags, summary=summary, **when)
         elif command.action == "impact":
             self.impact(track, command, at)
         elif command.action == "update":
             self.operator_update(track, command, at, rule)
         else:
             raise ValueError(f"action {command.action!r} is not for an incident")
+
+    def reopened_for_retraction(self, incident_id: str | None) -> Track | None:
+        """A recently closed incident, back in hand only so it can be called a false alarm."""
+        closed = next((i for i in self.state.closed if i.incident_id == incident_id), None)
+        if closed is None:
+            return None
+        track = Track(incident=closed, confirmed=True, evidence_until=to_ms(closed.updated_at))
+        self.state.tracks[closed.dedup_key] = track  # closing it again removes it
+        return track
 
     # -- signals -----------------------------------------------------------------------------
 

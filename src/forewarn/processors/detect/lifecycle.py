@@ -48,15 +48,10 @@ class Lifecycle:
         self.sweep(at, opened=track)
 
     def close(self, track: Track, change: str, at: int, **updates: Any) -> None:
-        self.emit(
-            track,
-            change,
-            at,
-            phase=Phase.resolved,
-            resolved_at=from_ms(max(at, to_ms(track.incident.opened_at))),
-            **updates,
-        )
+        updates.setdefault("resolved_at", from_ms(max(at, to_ms(track.incident.opened_at))))
+        self.emit(track, change, at, phase=Phase.resolved, **updates)
         del self.state.tracks[track.incident.dedup_key]
+        self.state.retire(track.incident)
         for ref in track.refs:
             self.state.bury(ref, at)
         self.sweep(at)

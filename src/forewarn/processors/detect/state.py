@@ -16,6 +16,7 @@ from forewarn.schemas.models import Incident
 
 MAX_SEEN = 512
 MAX_TOMBSTONES = 256
+MAX_CLOSED = 32
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -78,6 +79,8 @@ class GroupState(BaseModel):
     seen: list[str] = Field(default_factory=list)
     #: source_ref -> when it resolved (ms): a stale firing of a closed alert opens nothing.
     tombstones: dict[str, int] = Field(default_factory=dict)
+    #: The final versions of recently closed incidents, so a false alarm can still be called.
+    closed: list[Incident] = Field(default_factory=list)
     late_samples: int = 0
 
     def remember(self, event_id: str) -> None:
@@ -92,6 +95,9 @@ class GroupState(BaseModel):
                 : len(self.tombstones) - MAX_TOMBSTONES
             ]:
                 del self.tombstones[old]
+
+    def retire(self, incident: Incident) -> None:
+        self.closed = [*(i for i in self.closed if i.incident_id != incident.incident_id), incident][-MAX_CLOSED:]
 
     def advance(self, at: int) -> None:
         self.clock = at if self.clock is None else max(self.clock, at)

@@ -82,6 +82,9 @@ class RulesPolicy(BaseModel):
     confirm_after: Duration = Field(default=timedelta(minutes=5), ge=timedelta(0))
     #: A critical explicit outage alert is confirmed at once.
     outage_alerts_confirm: bool = True
+    #: Alerts of these severities are confirmed at once (their source applied its own minimum
+    #: duration, e.g. a Prometheus rule's ``for:``). Empty: every alert waits for confirmation.
+    confirmed_alert_severities: list[str] = Field(default_factory=list)
     #: An open, customer-visible incident with no ETA this long is flagged ``extended_outage``
     #: (executive note, pre-approved SLA credits); the cadence then tightens (``send_policy``).
     extended_outage_after: PositiveDuration = timedelta(hours=4)

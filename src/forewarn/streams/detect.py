@@ -5,6 +5,13 @@ group's state is in one partition with its signals. Each record is read, applied
 back with no await in between (another agent never sees half an update), then the versions are
 published. Each detection partition also keeps its copy of the maintenance windows (under a key
 naming the partition) and tells each window's owner when event time passes.
+
+A group that falls silent still needs time to pass: an alert nobody resolves must become
+customer-visible after ``confirm_after``, an outage with no ETA must be flagged after hours. For
+such groups the worker keeps a due time and a timer estimates the group's event time as its
+latest event time plus the wall time since; once due, a ``clock`` command goes through the
+control topic (tables change only inside a stream). A replay runs far faster than the wall
+clock, so these never fire in one and it decides as the signals alone say.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from forewarn.processors.detect import maintenance
 from forewarn.processors.detect.detector import BadBatch, Detector, UnknownIncident
 from forewarn.processors.detect.lifecycle import Outcome
 from forewarn.processors.detect.maintenance import Window
-from forewarn.processors.detect.state import GroupState, from_ms
+from forewarn.processors.detect.state import GroupState, from_ms, to_ms
 from forewarn.processors.ids import stable_id
 from forewarn.schemas.models import OperatorCommand, SignalBatch
 from forewarn.streams.batching import acting_for
@@ -30,6 +37,7 @@ from forewarn.streams.operator import Desk
 log = logging.getLogger(__name__)
 STAGE = "correlate"
 BATCH, WITHIN_S = 500, 0.05
+TIMER_S = 5.0
 
 
 def windows_key(partition: int) -> bytes:
@@ -46,6 +54,8 @@ class Detect:
         self._clock: dict[int, int] = {}
         self._last_tick: dict[int, int] = {}
         self.ignored: dict[str, int] = {"late_samples": 0, "invalid_samples": 0, "duplicates": 0, "suppressed": 0}
+        #: group key -> (due event time, the group's event time, wall time it was seen), in ms.
+        self._due: dict[bytes, tuple[int, int, int]] = {}
 
     async def on_signals(self, events: Sequence[Any]) -> None:
         """Apply a run of signal batches: each key's state is read and written once for all of them."""
@@ -76,6 +86,7 @@ class Detect:
                 except BadBatch as exc:  # checked before anything was applied
                     rejected.append((event.message, str(exc)))
             self.groups[key] = state.model_dump_json().encode()
+        self._remember_due(key, state)
         for message, reason in rejected:
             await self.ctx.reject(message, STAGE, "invalid", reason)
         await self._publish(outcome)
@@ -92,7 +103,8 @@ class Detect:
             return
         stored = self.groups.get(message.key) if message.key is not None else None
         if stored is None:
-            await ctx.reject(message, STAGE, "invalid", f"no detection state for key {message.key!r}")
+            if command.action != "clock":
+                await ctx.reject(message, STAGE, "invalid", f"no detection state for key {message.key!r}")
             return
         state = GroupState.model_validate_json(stored)
         try:
@@ -103,7 +115,28 @@ class Detect:
             await ctx.reject(message, STAGE, "invalid", str(exc))
             return
         self.groups[message.key] = state.model_dump_json().encode()
+        self._remember_due(message.key, state)
         await self._publish(outcome)
+
+    def _remember_due(self, key: bytes, state: GroupState) -> None:
+        due = self.detector.next_due(state)
+        if due is None or state.clock is None:
+            self._due.pop(key, None)
+        else:
+            self._due[key] = (due, state.clock, to_ms(self.ctx.clock.now()))
+
+    async def fire_due(self) -> None:
+        """Silent groups whose estimated event time reached their due time get a ``clock`` command."""
+        wall = to_ms(self.ctx.clock.now())
+        for key, (due, seen, seen_wall) in list(self._due.items()):
+            at = seen + (wall - seen_wall)
+            if at < due:
+                continue
+            del self._due[key]
+            tick = OperatorCommand(
+                command_id=stable_id("clock", key, at), action="clock", issued_at=from_ms(at), issued_by="detect"
+            )
+            await self.ctx.send("control", key, tick)
 
     def windows(self, partition: int) -> list[Window]:
         """This partition's copy of the maintenance windows, decoded once per change."""
@@ -190,5 +223,9 @@ def register(app: faust.App, detect: Detect) -> None:
     async def control_agent(stream: Any) -> None:
         async for event in stream.events():
             await detect.on_control(event.message)
+
+    @app.timer(interval=TIMER_S)  # type: ignore[untyped-decorator]
+    async def clock_timer() -> None:
+        await detect.fire_due()
 
     detect.desk.register(app)

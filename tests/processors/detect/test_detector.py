@@ -278,3 +278,26 @@ def test_a_command_delivered_twice_is_applied_once() -> None:
     assert len(h.detector.apply_command(h.state, update).incidents) == 1
     again = h.detector.apply_command(h.state, update)
     assert again.incidents == [] and again.duplicates == 1
+
+
+def test_time_alone_confirms_a_silent_alert_and_flags_a_long_outage() -> None:
+    h = Harness()
+    (opened,) = h.feed(batch(events=[alert(severity="error", symptom="latency", source_ref="am-1")]))
+    assert opened.internal and h.detector.next_due(h.state) == at_ms(5)  # confirm_after
+    clock = OperatorCommand(command_id="t1", action="clock", issued_at=T0 + timedelta(minutes=7))
+    (confirmed,) = h.detector.apply_command(h.state, clock).incidents
+    assert (confirmed.change, confirmed.internal, confirmed.updated_at) == (
+        "confirmed",
+        False,
+        T0 + timedelta(minutes=5),
+    )
+    assert h.detector.next_due(h.state) == at_ms(240)  # now the extended-outage flag
+    later = OperatorCommand(command_id="t2", action="clock", issued_at=T0 + timedelta(hours=5))
+    (flagged,) = h.detector.apply_command(h.state, later).incidents
+    assert "extended_outage" in flagged.flags and h.detector.next_due(h.state) is None
+
+
+def test_severities_the_policy_trusts_are_confirmed_at_once() -> None:
+    h = Harness(Policy(rules=RulesPolicy(confirmed_alert_severities=["error"])))
+    (opened,) = h.feed(batch(events=[alert(severity="error", symptom="latency")]))
+    assert not opened.internal

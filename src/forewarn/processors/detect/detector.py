@@ -104,8 +104,15 @@ class Detector:
 
     def apply_command(self, state: GroupState, command: OperatorCommand) -> Outcome:
         run = _Run(self, state, state.region, ())
-        run.command(command)
+        if command.action == "clock":
+            run.clock(to_ms(command.issued_at))
+        else:
+            run.command(command)
         return run.outcome
+
+    def next_due(self, state: GroupState) -> int | None:
+        """When (event time) this group needs a ``clock`` command if no signal comes before."""
+        return _Run(self, state, state.region, ()).next_due()
 
 
 class _Run(Lifecycle):

@@ -117,6 +117,20 @@ class Lifecycle:
                 self.sweep(max(to_ms(track.incident.first_signal_at) + confirm_after, to_ms(track.incident.updated_at)))
             self.flag_extended(track, now)
 
+    def next_due(self) -> int | None:
+        """The earliest event time at which time alone would change an open incident here
+        (an alert-backed incident confirmed by lasting, a long outage flagged), or None."""
+        confirm_after = int(self.rules.confirm_after.total_seconds() * 1000)
+        extended_after = int(self.rules.extended_outage_after.total_seconds() * 1000)
+        due: list[int] = []
+        for track in self.state.tracks.values():
+            inc = track.incident
+            if not track.confirmed and track.refs:
+                due.append(to_ms(inc.first_signal_at) + confirm_after)
+            elif not inc.internal and inc.eta is None and EXTENDED_FLAGS[0] not in inc.flags:
+                due.append(to_ms(inc.opened_at) + extended_after)
+        return min(due, default=None)
+
     def flag_extended(self, track: Track, now: int) -> None:
         inc = track.incident
         if inc.internal or inc.eta is not None or EXTENDED_FLAGS[0] in inc.flags:

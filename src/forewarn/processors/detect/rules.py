@@ -57,8 +57,11 @@ def opens_incident(event: ObservabilityEvent) -> bool:
 
 
 def confirms_at_once(event: ObservabilityEvent, rules: RulesPolicy) -> bool:
-    """Explicit, critical outage alerts and data-loss/security flags need no second opinion."""
+    """Explicit, critical outage alerts and data-loss/security flags need no second opinion;
+    nor do alerts of the severities the policy trusts as already confirmed by their source."""
     explicit_outage = event.symptom == "outage" or "outage" in event.flags
     if rules.outage_alerts_confirm and explicit_outage and event.severity == "critical":
+        return True
+    if event.severity in rules.confirmed_alert_severities:
         return True
     return "data_loss" in event.flags or "security" in event.flags

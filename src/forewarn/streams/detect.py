@@ -16,6 +16,7 @@ clock, so these never fire in one and it decides as the signals alone say.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from forewarn.schemas.models import OperatorCommand, SignalBatch
 from forewarn.streams.batching import acting_for
 from forewarn.streams.context import StreamContext
 from forewarn.streams.operator import Desk
+from forewarn.streams.targeting import partition_items
 
 log = logging.getLogger(__name__)
 STAGE = "correlate"
@@ -124,6 +126,17 @@ class Detect:
             self._due.pop(key, None)
         else:
             self._due[key] = (due, state.clock, to_ms(self.ctx.clock.now()))
+
+    async def recover_due(self) -> None:
+        """After table recovery (a restart, a rebalance): due times are memory only, the table the truth."""
+        self._due.clear()
+        for _partition, items in partition_items(self.groups).items():
+            for key, value in items:
+                if key.startswith(b"\x00"):
+                    continue  # a partition's maintenance windows, not a group
+                self._remember_due(key, GroupState.model_validate_json(value))
+                await asyncio.sleep(0)
+        log.info("detection: %d groups wait for time to pass", len(self._due))
 
     async def fire_due(self) -> None:
         """Silent groups whose estimated event time reached their due time get a ``clock`` command."""
@@ -223,6 +236,8 @@ def register(app: faust.App, detect: Detect) -> None:
     async def control_agent(stream: Any) -> None:
         async for event in stream.events():
             await detect.on_control(event.message)
+
+    detect.groups.on_recover(detect.recover_due)
 
     @app.timer(interval=TIMER_S)  # type: ignore[untyped-decorator]
     async def clock_timer() -> None:

@@ -43,9 +43,9 @@ log = logging.getLogger(__name__)
 #: memtables per partition database; with millions of customers that alone would exceed the
 #: worker's memory budget, and the tables are read through in-memory indexes anyway.
 ROCKSDB_OPTIONS = {
-    "block_cache_size": 64 * 1024**2,
-    "block_cache_compressed_size": 16 * 1024**2,
-    "write_buffer_size": 16 * 1024**2,
+    "block_cache_size": 8 * 1024**2,
+    "block_cache_compressed_size": 8 * 1024**2,
+    "write_buffer_size": 8 * 1024**2,
     "max_write_buffer_number": 2,
 }
 

@@ -76,7 +76,7 @@ def template_for(incident: Incident) -> str:
         return "maintenance_scheduled"
     if incident.phase is Phase.resolved:
         return "resolution"
-    return "initial" if change == "opened" else "update"
+    return "initial" if change in ("opened", "confirmed") else "update"  # confirmed: first customer-visible version
 
 
 def status_key(template: str, incident: Incident) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from forewarn.processors.ids import pseudonymise, stable_id
-from forewarn.schemas.models import AuditRecord, DeadLetter, DeliveryReceipt, Incident, NotificationCommand
+from forewarn.schemas.models import Approval, AuditRecord, DeadLetter, DeliveryReceipt, Incident, NotificationCommand
 
 
 class AuditTrail:
@@ -82,3 +82,35 @@ class AuditTrail:
                 "reason": letter.reason[:1000],
             },
         )
+
+
+def approval_audit(approval: Approval, pseudonym_key: str, now: datetime, action: str = "held") -> AuditRecord:
+    """One step of a held draft's life (held, reminded, approved, rejected), keyed so a replay lands on the same row."""
+    cmd = approval.command
+    return AuditRecord(
+        audit_id=stable_id("approve", approval.approval_id, action),
+        recorded_at=now,
+        stage="approve",
+        action=action,
+        incident_id=approval.incident_id,
+        incident_version=approval.incident_version,
+        notification_id=cmd.notification_id,
+        customer_ref=pseudonymise(cmd.customer_id, pseudonym_key),
+        channel=cmd.channel.value,
+        severity=cmd.severity.value,
+        kind=cmd.kind.value,
+        phase=cmd.phase.value,
+        signal_at=cmd.signal_at,
+        draft_source=cmd.draft_source.value,
+        draft_version=cmd.draft_version,
+        verdicts=list(approval.verdicts),
+        approver=approval.approver,
+        detail={
+            "approval_id": approval.approval_id,
+            "category": approval.category,
+            "reason": approval.reason[:500],
+            "template": cmd.template,
+            "language": cmd.language,
+            "edited": str(approval.edited).lower(),
+        },
+    )

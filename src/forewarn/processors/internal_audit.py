@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from forewarn.processors.ids import pseudonymise, stable_id
+from forewarn.processors.audit import approval_audit
+from forewarn.processors.ids import stable_id
 from forewarn.processors.summary import Summary
 from forewarn.processors.validate import Verdict
 from forewarn.schemas.models import Approval, AuditRecord, Incident, NotificationCommand
@@ -55,30 +56,5 @@ def summarised(incident: Incident, summary: Summary, verdicts: list[Verdict], no
 
 
 def held(approval: Approval, pseudonym_key: str, now: datetime) -> AuditRecord:
-    cmd = approval.command
-    return AuditRecord(
-        audit_id=stable_id("approve", approval.approval_id, "held"),
-        recorded_at=now,
-        stage="approve",
-        action="held",
-        incident_id=approval.incident_id,
-        incident_version=approval.incident_version,
-        notification_id=cmd.notification_id,
-        customer_ref=pseudonymise(cmd.customer_id, pseudonym_key),
-        channel=cmd.channel.value,
-        severity=cmd.severity.value,
-        kind=cmd.kind.value,
-        phase=cmd.phase.value,
-        signal_at=cmd.signal_at,
-        draft_source=cmd.draft_source.value,
-        draft_version=cmd.draft_version,
-        verdicts=list(approval.verdicts),
-        detail={
-            "approval_id": approval.approval_id,
-            "category": approval.category,
-            "reason": approval.reason[:500],
-            "template": cmd.template,
-            "language": cmd.language,
-            "edited": "false",
-        },
-    )
+    """An executive note put on hold: the same record the approval stage writes for held drafts."""
+    return approval_audit(approval, pseudonym_key, now, "held")

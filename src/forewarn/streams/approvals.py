@@ -13,10 +13,10 @@ from typing import Any
 import faust
 
 from forewarn.processors.approve import released, reminder, reminder_due, supersedes
+from forewarn.processors.audit import approval_audit
 from forewarn.schemas.codec import decode, encode
 from forewarn.schemas.models import Approval, ApprovalStatus
 from forewarn.streams.context import StreamContext
-from forewarn.streams.review import held_audit
 
 log = logging.getLogger(__name__)
 REMINDER_INTERVAL_S = 5.0
@@ -45,12 +45,12 @@ class Approvals:
         if approval.status is ApprovalStatus.approved:
             command = released(approval)
             await ctx.send(f"notify.{command.channel.value}", command.notification_id.encode(), command)
-            await ctx.audit(held_audit(approval, ctx.settings.pseudonym_key, now, "approved"))
+            await ctx.audit(approval_audit(approval, ctx.settings.pseudonym_key, now, "approved"))
         elif approval.status in (ApprovalStatus.rejected, ApprovalStatus.expired):
-            await ctx.audit(held_audit(approval, ctx.settings.pseudonym_key, now, approval.status.value))
+            await ctx.audit(approval_audit(approval, ctx.settings.pseudonym_key, now, approval.status.value))
         elif approval.edited:
             action = f"edited-v{approval.command.draft_version}"
-            await ctx.audit(held_audit(approval, ctx.settings.pseudonym_key, now, action))
+            await ctx.audit(approval_audit(approval, ctx.settings.pseudonym_key, now, action))
 
     async def remind(self) -> None:
         """Re-alert the on-call list about P1 drafts that have waited too long (once each)."""
@@ -62,7 +62,7 @@ class Approvals:
                 continue
             command = reminder(approval, ctx.policy, console, now)
             await ctx.send("notify.email", command.notification_id.encode(), command)
-            await ctx.audit(held_audit(approval, ctx.settings.pseudonym_key, now, "reminded"))
+            await ctx.audit(approval_audit(approval, ctx.settings.pseudonym_key, now, "reminded"))
             self.reminded.add(approval.approval_id)
             log.warning("approval %s waited too long; on-call reminded", approval.approval_id)
 

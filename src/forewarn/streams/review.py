@@ -14,11 +14,9 @@ from forewarn.config import Settings
 from forewarn.drafting.anthropic_drafter import AnthropicDrafter
 from forewarn.policy import Policy
 from forewarn.processors.approve import gate_reason, held
-from forewarn.processors.audit import AuditTrail
+from forewarn.processors.audit import AuditTrail, approval_audit
 from forewarn.processors.draft import Drafter, Skeleton
-from forewarn.processors.ids import pseudonymise, stable_id
 from forewarn.schemas.models import (
-    Approval,
     AuditRecord,
     Channel,
     CustomerSegment,
@@ -36,37 +34,6 @@ class Routed:
     key: bytes
     record: Record
     audit: AuditRecord
-
-
-def held_audit(approval: Approval, pseudonym_key: str, now: datetime, action: str = "held") -> AuditRecord:
-    cmd = approval.command
-    return AuditRecord(
-        audit_id=stable_id("approve", approval.approval_id, action),
-        recorded_at=now,
-        stage="approve",
-        action=action,
-        incident_id=approval.incident_id,
-        incident_version=approval.incident_version,
-        notification_id=cmd.notification_id,
-        customer_ref=pseudonymise(cmd.customer_id, pseudonym_key),
-        channel=cmd.channel.value,
-        severity=cmd.severity.value,
-        kind=cmd.kind.value,
-        phase=cmd.phase.value,
-        signal_at=cmd.signal_at,
-        draft_source=cmd.draft_source.value,
-        draft_version=cmd.draft_version,
-        verdicts=list(approval.verdicts),
-        approver=approval.approver,
-        detail={
-            "approval_id": approval.approval_id,
-            "category": approval.category,
-            "reason": approval.reason[:500],
-            "template": cmd.template,
-            "language": cmd.language,
-            "edited": str(approval.edited).lower(),
-        },
-    )
 
 
 class Review:
@@ -119,7 +86,7 @@ class Review:
             topic, key, record = f"notify.{command.channel.value}", command.notification_id.encode(), command
         else:
             approval = held(command, incident, reason, verdicts, now)
-            audit = held_audit(approval, self.settings.pseudonym_key, now)
+            audit = approval_audit(approval, self.settings.pseudonym_key, now)
             topic, key, record = "approvals", approval.approval_id.encode(), approval
         if model_detail:
             audit = audit.model_copy(update={"detail": {**audit.detail, **model_detail}})

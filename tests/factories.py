@@ -86,3 +86,35 @@ def command(nid: str = "ntf_1", dry_run: bool = False) -> NotificationCommand:
         created_at=T0,
         dry_run=dry_run,
     )
+
+
+def alertmanager_line(status: str = "firing") -> dict[str, object]:
+    """One `forewarn produce raw` line: a critical PaymentsDown alert in eu-west, stamped now."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    labels = {"alertname": "PaymentsDown", "service": "payments", "region": "eu-west", "severity": "critical"}
+    return {
+        "source": "alertmanager",
+        "received_at": now,
+        "body": {
+            "version": "4",
+            "status": status,
+            "receiver": "forewarn",
+            "groupKey": '{}:{alertname="PaymentsDown"}',
+            "groupLabels": {"alertname": "PaymentsDown"},
+            "commonLabels": labels,
+            "commonAnnotations": {},
+            "externalURL": "http://alertmanager:9093",
+            "truncatedAlerts": 0,
+            "alerts": [
+                {
+                    "status": status,
+                    "labels": labels,
+                    "annotations": {"summary": "Payments API returns 503 in eu-west"},
+                    "startsAt": now,
+                    "endsAt": now if status == "resolved" else "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus:9090/graph",
+                    "fingerprint": "a1b2c3d4e5f60718",
+                }
+            ],
+        },
+    }

@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import clickhouse_connect
 import pytest
 
-from factories import command, customer
+from factories import alertmanager_line, command, customer
 from forewarn.config import ChannelSettings, DeliverySettings, Settings, SmtpSettings
 from forewarn.demo.mailbox import Mailbox, free_port
 from forewarn.process import WorkerProcess
@@ -74,35 +73,7 @@ def delivering(settings: Settings, mailbox: Mailbox, recorder: HttpRecorder) -> 
     )
 
 
-def alert(status: str) -> dict[str, object]:
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    labels = {"alertname": "PaymentsDown", "service": "payments", "region": "eu-west", "severity": "critical"}
-    return {
-        "source": "alertmanager",
-        "received_at": now,
-        "body": {
-            "version": "4",
-            "status": status,
-            "receiver": "forewarn",
-            "groupKey": '{}:{alertname="PaymentsDown"}',
-            "groupLabels": {"alertname": "PaymentsDown"},
-            "commonLabels": labels,
-            "commonAnnotations": {},
-            "externalURL": "http://alertmanager:9093",
-            "truncatedAlerts": 0,
-            "alerts": [
-                {
-                    "status": status,
-                    "labels": labels,
-                    "annotations": {"summary": "Payments API returns 503 in eu-west"},
-                    "startsAt": now,
-                    "endsAt": now if status == "resolved" else "0001-01-01T00:00:00Z",
-                    "generatorURL": "http://prometheus:9090/graph",
-                    "fingerprint": "a1b2c3d4e5f60718",
-                }
-            ],
-        },
-    }
+alert = alertmanager_line
 
 
 def commands_on(settings: Settings, channel: str) -> dict[str, NotificationCommand]:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from factories import customer
+from factories import alertmanager_line, customer
 from forewarn.config import Settings, SmtpSettings
 from forewarn.db.client import open_clickhouse
 from forewarn.demo.mailbox import Mailbox, free_port
@@ -23,37 +22,8 @@ from forewarn.schemas.models import DeliveryReceipt, DeliveryStatus
 
 pytestmark = pytest.mark.broker
 
-NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def alertmanager(status: str = "firing") -> dict[str, object]:
-    labels = {"alertname": "PaymentsDown", "service": "payments", "region": "eu-west", "severity": "critical"}
-    return {
-        "source": "alertmanager",
-        "received_at": NOW,
-        "body": {
-            "version": "4",
-            "status": status,
-            "receiver": "forewarn",
-            "groupKey": '{}:{alertname="PaymentsDown"}',
-            "groupLabels": {"alertname": "PaymentsDown"},
-            "commonLabels": labels,
-            "commonAnnotations": {},
-            "externalURL": "http://alertmanager:9093",
-            "truncatedAlerts": 0,
-            "alerts": [
-                {
-                    "status": status,
-                    "labels": labels,
-                    "annotations": {"summary": "Payments API returns 503 in eu-west"},
-                    "startsAt": NOW,
-                    "endsAt": NOW if status == "resolved" else "0001-01-01T00:00:00Z",
-                    "generatorURL": "http://prometheus:9090/graph",
-                    "fingerprint": "a1b2c3d4e5f60718",
-                }
-            ],
-        },
-    }
+alertmanager = alertmanager_line
 
 
 @pytest.fixture

@@ -75,7 +75,7 @@ def wait_detection_quiet(settings: Settings, check: object, timeout_s: float = 1
 
 
 def read_incidents(settings: Settings) -> list[Incident]:
-    return [decode(m.value(), Incident) for m in read_topic(settings, "incidents", timeout_s=10)]
+    return [decode(m.value(), Incident) for m in read_topic(settings, "incidents")]
 
 
 def hhmm(at: datetime | None) -> str | None:

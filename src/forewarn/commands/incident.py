@@ -32,7 +32,7 @@ def _open(incidents: dict[str, Incident]) -> list[Incident]:
 def _read(settings: Settings) -> dict[str, Incident]:
     try:
         return read_incidents(settings)
-    except KafkaException as exc:
+    except (KafkaException, TimeoutError) as exc:
         raise click.ClickException(f"cannot read incidents from {settings.kafka}: {exc}") from exc
 
 

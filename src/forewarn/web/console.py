@@ -54,7 +54,10 @@ def _latest(ctx: WebContext) -> dict[str, Approval]:
 
 
 async def approvals(ctx: WebContext) -> dict[str, Approval]:
-    return await asyncio.get_running_loop().run_in_executor(None, _latest, ctx)
+    try:
+        return await asyncio.get_running_loop().run_in_executor(None, _latest, ctx)
+    except TimeoutError as exc:  # a partial list would hide held drafts: say so instead
+        raise web.HTTPServiceUnavailable(text=f"the approvals topic could not be read in full: {exc}") from exc
 
 
 class DecisionError(ValueError):

@@ -103,6 +103,20 @@ def test_an_untargeted_incident_is_announced_at_once() -> None:
     assert "none targeted" in outs[0].messages[0].text
 
 
+def test_support_hears_again_once_an_internal_incident_is_confirmed_to_customers() -> None:
+    opened = incident_fact(incident(1, 0, internal=True))
+    confirmed = incident_fact(incident(2, 5, change="confirmed"))  # same phase, now customer-visible
+    _, outs = run(
+        [opened, confirmed, breakdown_fact(breakdown(0, 2, (ACME,)), 5), breakdown_fact(breakdown(1, 2, (BISTRO,)), 5)]
+    )
+    assert ("support", "investigating-v1") in sent(outs[0])
+    assert [m for o in outs[1:] for m in sent(o) if m[0] == "support"] == [("support", "investigating-v2")]
+    (pack,) = [m for m in outs[3].messages if m.audience == "support"]
+    assert "acme" in pack.text and "bistro" in pack.text  # the affected accounts, known only now
+    _, again = run([opened, confirmed, incident_fact(incident(3, 9, change="update"))])
+    assert [m for m in sent(again[2]) if m[0] == "support"] == []  # same phase, still customer-visible
+
+
 def test_held_drafts_and_their_decisions_show_in_the_next_update() -> None:
     held = Approval(
         approval_id="apr_1",

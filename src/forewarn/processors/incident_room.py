@@ -68,6 +68,8 @@ class RoomState(BaseModel):
     approvals: dict[str, str] = Field(default_factory=dict)
     announced_version: int = 0
     awaiting_since: datetime | None = None
+    #: "phase|customers" or "phase|internal" of the last support pack: support hears again on a phase
+    #: change and when an internal incident is confirmed to customers (now with accounts and languages)
     support_phase: str | None = None
     briefed_slot: int = -1
     executive_notes_held: bool = False
@@ -207,8 +209,9 @@ def _announce(state: RoomState, room: Room, sheet: FactSheet, out: RoomOutput) -
     state.announced_version = incident.version
     state.awaiting_since = None
     out.messages.append(war_room_update(sheet))
-    if state.support_phase != incident.phase.value:
-        state.support_phase = incident.phase.value
+    support_key = f"{incident.phase.value}|{'customers' if state.targeted else 'internal'}"
+    if state.support_phase != support_key:
+        state.support_phase = support_key
         out.messages.append(support_pack(sheet, room.words, room.status_url))
     if incident.phase is Phase.resolved:
         state.closed = True

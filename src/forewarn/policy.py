@@ -7,9 +7,10 @@ extend it; every field has a default so an empty file is a valid, conservative p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from forewarn.policy_drafting import GatePolicy, TonePolicy
 from forewarn.policy_internal import InternalPolicy
@@ -49,18 +50,30 @@ class CadenceRule(BaseModel):
 
     A customer hears again only on news (a phase change or an escalation) or once the update
     promised last time is due, and never sooner than the severity's interval after the last
-    message; an outage open longer than ``extended_outage_after_minutes`` moves to the shorter
-    extended interval. Resolution notices always pass, even past ``max_per_channel``.
+    message. An incident detection has flagged ``extended_outage`` (customer-visible, no ETA
+    after ``rules.extended_outage_after``, 4 h by default) moves to the shorter
+    ``extended_outage_every_minutes`` until an ETA is given. When an outage counts as extended
+    is detection's rule alone, so there is no threshold here. Resolution notices always pass, even past
+    ``max_per_channel``.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     every_minutes: dict[Severity, PositiveInt] = Field(default_factory=_default_cadence)
     extended_outage_every_minutes: PositiveInt = 15
-    extended_outage_after_minutes: PositiveInt = 120
     max_per_channel: PositiveInt = 8
     #: Channels by severity for this category; None means the policy-wide ``channels``.
     channels: dict[Severity, list[Channel]] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "extended_outage_after_minutes" in data:
+            raise ValueError(
+                "extended_outage_after_minutes is no longer a send_policy key: detection flags an"
+                " extended outage after rules.extended_outage_after (default 4h), and the cadence follows that flag"
+            )
+        return data
 
 
 class SendPolicy(BaseModel):

@@ -6,7 +6,7 @@ import pytest
 
 from factories import T0, event
 from forewarn.policy import CadenceRule, Policy, PolicyError, load_policy
-from forewarn.processors.cadence import IncidentLedger, Note, Told, Verdict, decide, interval
+from forewarn.processors.cadence import IncidentLedger, Note, Told, Verdict, decide, interval, is_extended_outage
 from forewarn.processors.correlate import correlate
 from forewarn.schemas.models import Channel, Incident, IncidentKind, Phase, Severity
 
@@ -47,12 +47,43 @@ def test_escalation_is_news_and_shortens_the_interval() -> None:
     assert decide(told_p1, incident(30, 2, severity=Severity.P2), RULE) is Verdict.promised  # as promised at P1
 
 
-def test_extended_outage_moves_to_fifteen_minutes() -> None:
-    long = incident(130, 9)  # opened at T0, an outage: running 130 min >= 120
-    assert interval(long, RULE) == timedelta(minutes=15)
-    assert decide(told(incident(120, 8)), incident(135, 9), RULE) is Verdict.promised
-    flagged = incident(5, 2, flags=["extended_outage"])
+def test_a_long_outage_keeps_its_severity_cadence_until_detection_flags_it() -> None:
+    """Running long is not enough: detection decides (no ETA after 4 h) and flags the record."""
+    long = incident(239, 9)  # an outage opened at T0, nearly 4 h, not flagged
+    assert interval(long, RULE) == timedelta(minutes=30)
+    assert decide(told(incident(225, 8)), incident(240, 9), RULE) is Verdict.too_soon
+
+
+def test_flagged_extended_outage_moves_to_fifteen_minutes() -> None:
+    flagged = incident(240, 9, flags=["extended_outage", "executive_note", "sla_credit"])
+    assert is_extended_outage(flagged)
     assert interval(flagged, RULE) == timedelta(minutes=15)
+    assert Note.of(flagged, RULE).promised_at == T0 + timedelta(minutes=255)
+    last = told(incident(240, 8, flags=["extended_outage"]))
+    assert decide(last, incident(254, 10, flags=["extended_outage"]), RULE) is Verdict.too_soon
+    assert decide(last, incident(255, 10, flags=["extended_outage"]), RULE) is Verdict.promised
+
+
+def test_four_hours_with_an_eta_keeps_the_normal_cadence() -> None:
+    eta = T0 + timedelta(hours=6)
+    with_eta = incident(240, 9, eta=eta)  # detection does not flag an incident with an ETA
+    assert not is_extended_outage(with_eta) and interval(with_eta, RULE) == timedelta(minutes=30)
+    # flagged earlier, an ETA given since: back to the severity's cadence
+    flagged_then_eta = incident(300, 12, eta=eta, flags=["extended_outage"])
+    assert not is_extended_outage(flagged_then_eta)
+    assert interval(flagged_then_eta, RULE) == timedelta(minutes=30)
+    assert decide(told(incident(290, 11, eta=eta, flags=["extended_outage"])), flagged_then_eta, RULE) is (
+        Verdict.too_soon
+    )
+    resolved = incident(300, 12, Phase.resolved, flags=["extended_outage"])
+    assert not is_extended_outage(resolved)
+
+
+def test_the_old_send_policy_threshold_is_refused_naming_its_replacement(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("send_policy:\n  default:\n    extended_outage_after_minutes: 120\n")
+    with pytest.raises(PolicyError, match=r"send_policy\.default.*rules\.extended_outage_after"):
+        load_policy(path)
 
 
 def test_explicit_next_update_is_kept_but_never_below_the_shortest_interval() -> None:
@@ -87,9 +118,8 @@ def test_flapping_incident_never_exceeds_the_cadence() -> None:
             sent.append(inc.updated_at)
             last = Told(inc.version, Note.of(inc, RULE), (last.count if last else 0) + 1)
     gaps = [b - a for a, b in pairwise(sent)]
-    assert len(sent) >= 4 and all(g >= timedelta(minutes=15) for g in gaps)
-    # before the outage counts as extended (120 min) the P1 interval of 30 minutes holds
-    assert all(g >= timedelta(minutes=30) for a, g in zip(sent, gaps, strict=False) if a < T0 + timedelta(minutes=90))
+    # not flagged an extended outage (that takes detection, 4 h without an ETA): P1's 30 minutes holds
+    assert len(sent) >= 4 and all(g >= timedelta(minutes=30) for g in gaps)
     assert len(sent) <= RULE.max_per_channel
     assert last is not None
     resolved = incident(181, 62, Phase.resolved)

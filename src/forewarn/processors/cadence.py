@@ -3,8 +3,9 @@
 A customer hears the first time they are affected; after that only on news (a phase change,
 or a severity worse than what they were last told) or once the update promised in the last
 message is due — and never sooner than the cadence allows: the severity's interval (P1 30
-min, P2 60, P3 2 h by default), the shorter extended-outage interval once an outage has run
-long, or an explicit ``next_update_at`` that is sooner, but never below the policy's
+min, P2 60, P3 2 h by default), the shorter extended-outage interval while detection's
+``extended_outage`` flag stands without an ETA (no ETA 4 h into a customer-visible incident),
+or an explicit ``next_update_at`` that is sooner, but never below the policy's
 shortest interval. So a flapping incident can't message anyone more often than the cadence.
 Every channel has a per-customer cap; resolution notices always pass, once.
 
@@ -26,7 +27,6 @@ from forewarn.policy import CadenceRule
 from forewarn.schemas.models import Channel, Incident, Phase, Severity
 
 SEVERITY_RANK = {Severity.P4: 1, Severity.P3: 2, Severity.P2: 3, Severity.P1: 4}
-OUTAGE_KINDS = frozenset({"regional_outage"})
 EXTENDED_FLAG = "extended_outage"
 
 
@@ -49,19 +49,16 @@ class Verdict(StrEnum):
 _SENDS = frozenset({Verdict.first, Verdict.news, Verdict.promised, Verdict.resolution})
 
 
-def is_extended_outage(incident: Incident, rule: CadenceRule) -> bool:
-    if incident.phase is Phase.resolved:
-        return False
-    if EXTENDED_FLAG in incident.flags:
-        return True
-    outage = incident.symptom == "outage" or incident.kind.value in OUTAGE_KINDS
-    running = incident.updated_at - incident.opened_at
-    return outage and running >= timedelta(minutes=rule.extended_outage_after_minutes)
+def is_extended_outage(incident: Incident) -> bool:
+    """Detection's verdict, carried on the record: flagged ``extended_outage`` (open and
+    customer-visible with no ETA for ``rules.extended_outage_after``, 4 h by default) and
+    still without an ETA. One rule, decided once, in detection; an ETA given since ends it."""
+    return incident.phase is not Phase.resolved and EXTENDED_FLAG in incident.flags and incident.eta is None
 
 
 def interval(incident: Incident, rule: CadenceRule) -> timedelta:
     """The cadence for this version: extended-outage interval, else the severity's."""
-    if is_extended_outage(incident, rule):
+    if is_extended_outage(incident):
         return timedelta(minutes=rule.extended_outage_every_minutes)
     return timedelta(minutes=rule.every_minutes.get(incident.severity, max(rule.every_minutes.values())))
 

@@ -7,16 +7,17 @@ replays produce byte-identical records (all times come from the signals or comma
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from forewarn.policy import Policy
+from forewarn.processors import cadence
 from forewarn.processors.classify import classify_kind, classify_severity
 from forewarn.processors.ids import incident_id
 from forewarn.schemas.models import Incident, Phase
 
 MAX_SIGNAL_IDS = 50
-EXTENDED_FLAG = "extended_outage"
+EXTENDED_FLAG = cadence.EXTENDED_FLAG
 #: What an extended outage asks of people: an executive note and pre-approved SLA credits.
 EXTENDED_FLAGS = (EXTENDED_FLAG, "executive_note", "sla_credit")
 
@@ -114,12 +115,7 @@ def next_update_at(incident: Incident, policy: Policy) -> datetime | None:
     outage), or the ETA if that comes sooner. A hint for the cadence stage, which decides."""
     if incident.phase is Phase.resolved:
         return None
-    rule = policy.send_policy.rule(incident.kind)
-    if EXTENDED_FLAG in incident.flags and incident.eta is None:
-        minutes = rule.extended_outage_every_minutes
-    else:
-        minutes = rule.every_minutes.get(incident.severity, max(rule.every_minutes.values()))
-    due = incident.updated_at + timedelta(minutes=minutes)
+    due = incident.updated_at + cadence.interval(incident, policy.send_policy.rule(incident.kind))
     if incident.eta is not None and incident.updated_at < incident.eta < due:
         return incident.eta
     return due

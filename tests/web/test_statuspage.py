@@ -14,7 +14,7 @@ from forewarn.config import Settings
 from forewarn.db.client import Warehouse, open_clickhouse
 from forewarn.db.migrations import migrate
 from forewarn.policy import Policy
-from forewarn.processors.status import build_page, summary_json
+from forewarn.processors.status import build_page, summary_json, update_body
 from forewarn.schemas.models import AuditRecord, Incident, IncidentKind, Phase, Severity
 from forewarn.sinks.clickhouse import AuditStore
 from forewarn.web.server import WebContext, build_web_app
@@ -149,11 +149,27 @@ async def test_atom_feed_lists_incidents_with_their_timeline(client: TestClient)
 
 async def test_html_page_shows_state_timeline_history_and_postmortem(client: TestClient) -> None:  # type: ignore[type-arg]
     html = await (await client.get("/status")).text()
-    assert 'data-indicator="critical"' in html and "inc-live v2 identified" in html
+    assert (
+        'data-indicator="critical"' in html and "We have identified the cause of Payments trouble in EU-WEST." in html
+    )
+    assert "inc-live v2 identified" not in html  # an alert's own words (the summary) never reach the public page
     assert 'data-component="payments" data-status="major_outage"' in html
     assert "Scheduled maintenance" in html and "billing" not in html.lower()
     assert html.count('class="b-') == 3 * 90
     assert "https://blog.example/pm-old" in html  # P2 post-mortem published on the page
+
+
+def test_update_body_is_public_wording_never_the_alert_summary() -> None:
+    leaky = version("inc-x", 2, Phase.identified).model_copy(
+        update={"summary": "db-7.prod.internal 10.0.3.4: error_rate 37%"}
+    )
+    assert update_body(leaky) == "We have identified the cause of Payments trouble in EU-WEST."
+    eta = leaky.model_copy(update={"eta": datetime(2026, 12, 1, 14, 30, tzinfo=UTC)})
+    assert update_body(eta).endswith("Expected resolution: Dec 01, 14:30 UTC.")
+    window = version("mnt-2", 1, Phase.investigating, kind=IncidentKind.maintenance).model_copy(
+        update={"summary": "Database upgrade"}
+    )
+    assert update_body(window) == "Database upgrade"  # the operator's own notice
 
 
 def test_history_marks_the_days_an_incident_lasted() -> None:

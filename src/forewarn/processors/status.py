@@ -30,6 +30,35 @@ INDICATOR_TEXT = {
 }
 
 
+_PHASE_WORDS = {
+    Phase.investigating: "We are investigating",
+    Phase.identified: "We have identified the cause of",
+    Phase.monitoring: "A fix is in place and we are monitoring",
+    Phase.resolved: "Resolved:",
+}
+
+
+def update_body(incident: Incident) -> str:
+    """What the public page says for one version.
+
+    Never the incident's ``summary``: for a detected incident that is the alert's annotation or
+    the metric that breached (internal hosts, thresholds), which customers must not read. Words
+    come from the phase and the generated title; a maintenance window's summary is the notice
+    the operator wrote for customers, so it is shown.
+    """
+    if incident.kind is IncidentKind.maintenance and incident.summary:
+        return incident.summary
+    where = (
+        ""
+        if incident.region == "global" or incident.region.lower() in incident.title.lower()
+        else (f" in {incident.region.upper()}")
+    )
+    text = f"{_PHASE_WORDS[incident.phase]} {incident.title}{where}."
+    if incident.eta is not None and incident.phase is not Phase.resolved:
+        text += f" Expected resolution: {incident.eta.strftime('%b %d, %H:%M')} UTC."
+    return text
+
+
 def component_state(incident: Incident) -> str:
     if incident.kind is IncidentKind.maintenance:
         return "under_maintenance"
@@ -179,7 +208,7 @@ def _updates(page: StatusPage, story: Story) -> list[dict[str, Any]]:
             {
                 "id": stable_id(v.incident_id, v.version, size=6),
                 "status": v.phase.value,
-                "body": v.summary or v.title,
+                "body": update_body(v),
                 "incident_id": v.incident_id,
                 "created_at": _iso(v.updated_at),
                 "updated_at": _iso(v.updated_at),

@@ -19,7 +19,14 @@ from forewarn.clock import SystemClock
 from forewarn.db.client import Warehouse, open_clickhouse, parse_dsn
 from forewarn.db.errors import WarehouseError
 from forewarn.policy import Policy
-from forewarn.processors.status import HISTORY_DAYS, StatusPage, build_page, incident_json, summary_json
+from forewarn.processors.status import (
+    HISTORY_DAYS,
+    StatusPage,
+    build_page,
+    incident_json,
+    summary_json,
+    update_body,
+)
 from forewarn.schemas.models import Incident
 from forewarn.sinks.clickhouse import INCIDENT_COLUMNS
 from forewarn.web.server import CONTEXT, WebContext
@@ -131,7 +138,7 @@ def atom(page: StatusPage) -> bytes:
         ET.SubElement(entry, f"{{{ns}}}title").text = story.latest.title
         lines = [
             f"<p><small>{v.updated_at:%b %d, %H:%M} UTC</small><br><strong>{v.phase.value.capitalize()}</strong>"
-            f" - {_escape(v.summary or v.title)}</p>"
+            f" - {_escape(update_body(v))}</p>"
             for v in reversed(story.versions)
         ]
         ET.SubElement(entry, f"{{{ns}}}content", {"type": "html"}).text = "".join(lines)
@@ -170,7 +177,7 @@ body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0
 <section class="incident" id="incident-{{ story.latest.incident_id }}" data-incident="{{ story.latest.incident_id }}">
 <h2>{{ story.latest.title }}</h2>
 {% for v in story.versions|reverse %}<div class="update"><strong>{{ v.phase.value|capitalize }}</strong> -
-{{ v.summary or v.title }} <span class="muted">{{ v.updated_at.strftime("%b %d, %H:%M") }} UTC</span></div>{% endfor %}
+{{ body(v) }} <span class="muted">{{ v.updated_at.strftime("%b %d, %H:%M") }} UTC</span></div>{% endfor %}
 </section>
 {% endfor %}
 {% set upcoming = page.maintenance() %}{% if upcoming %}<h2>Scheduled maintenance</h2>
@@ -188,7 +195,7 @@ body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0
 {% for story in page.stories if story.resolved and not story.is_maintenance %}
 <section class="past" data-incident="{{ story.latest.incident_id }}"><h3>{{ story.latest.title }}</h3>
 {% for v in story.versions|reverse %}<div class="update"><strong>{{ v.phase.value|capitalize }}</strong> -
-{{ v.summary or v.title }} <span class="muted">{{ v.updated_at.strftime("%b %d, %H:%M") }} UTC</span></div>{% endfor %}
+{{ body(v) }} <span class="muted">{{ v.updated_at.strftime("%b %d, %H:%M") }} UTC</span></div>{% endfor %}
 {% if story.postmortem_url and story.latest.severity.value in ("P1", "P2") %}
 <div class="postmortem"><a href="{{ story.postmortem_url }}">Post-mortem</a></div>{% endif %}
 </section>{% else %}<p class="muted">No incidents in the last 90 days.</p>{% endfor %}
@@ -206,6 +213,7 @@ async def status_html(request: web.Request) -> web.Response:
         description=body["status"]["description"],
         states=page.component_states(),
         history=page.history(),
+        body=update_body,
     )
     return web.Response(text=html, content_type="text/html")
 

@@ -131,17 +131,21 @@ def test_regional_outage_in_one_region_only(replayed: tuple[Settings, list[Incid
 
 def test_cascade_is_one_customer_thread(replayed: tuple[Settings, list[Incident]]) -> None:
     incidents = of(replayed[1], "db", "api", "payments")
-    rows = [(r[0].split("|")[0], r[1], r[2], r[4], r[7]) for r in timeline(incidents)]
-    assert rows == [
-        ("db", 1, "opened", True, "08:12"),
-        ("db", 2, "confirmed", False, "08:14"),
-        ("db", 3, "update", True, "08:16"),
-        ("db", 4, "resolved", True, "08:43"),
-        ("api", 1, "opened", False, "08:14"),
-        ("api", 2, "update", True, "08:16"),
-        ("api", 3, "resolved", True, "08:44"),
-        ("payments", 1, "opened", False, "08:16"),
-        ("payments", 2, "resolved", False, "08:45"),
+    # every failing component shows P1 (declared share 0.3 > 25 %) as a local degradation (an
+    # error rate, not an outage); db (once confirmed) and api are customer-visible only until payments opens
+    # above them at 08:16 and they join its thread
+    db, api, pay = "db|ap-south|error_rate", "api|ap-south|error_rate", "payments|ap-south|error_rate"
+    local = "local_degradation"
+    assert timeline(incidents) == [
+        (db, 1, "opened", "investigating", True, "P1", local, "08:12", None, ""),
+        (db, 2, "confirmed", "investigating", False, "P1", local, "08:14", None, ""),
+        (db, 3, "update", "investigating", True, "P1", local, "08:16", None, ""),
+        (db, 4, "resolved", "resolved", True, "P1", local, "08:43", None, ""),
+        (api, 1, "opened", "investigating", False, "P1", local, "08:14", None, ""),
+        (api, 2, "update", "investigating", True, "P1", local, "08:16", None, ""),
+        (api, 3, "resolved", "resolved", True, "P1", local, "08:44", None, ""),
+        (pay, 1, "opened", "investigating", False, "P1", local, "08:16", None, ""),
+        (pay, 2, "resolved", "resolved", False, "P1", local, "08:45", None, ""),
     ]
     payments = next(i for i in incidents if i.service == "payments")
     assert payments.affected_services == ["api", "db", "payments"]

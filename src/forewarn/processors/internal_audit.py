@@ -36,8 +36,14 @@ def drafted(command: NotificationCommand, now: datetime) -> AuditRecord:
     )
 
 
-def summarised(incident: Incident, summary: Summary, verdicts: list[Verdict], now: datetime) -> AuditRecord:
-    """The running summary as of one version: kept for the post-mortem timeline."""
+def summarised(
+    incident: Incident,
+    summary: Summary,
+    verdicts: list[Verdict],
+    now: datetime,
+    model_detail: dict[str, str] | None = None,
+) -> AuditRecord:
+    """The running summary as of one version: kept for the post-mortem timeline (with the model's call, if any)."""
     return AuditRecord(
         audit_id=stable_id("summary", incident.incident_id, incident.version),
         recorded_at=now,
@@ -51,7 +57,7 @@ def summarised(incident: Incident, summary: Summary, verdicts: list[Verdict], no
         signal_at=incident.first_signal_at,
         draft_source=summary.source,
         verdicts=[str(v) for v in verdicts],
-        detail={"summary": summary.text[:4000], "at": incident.updated_at.isoformat()},
+        detail={**(model_detail or {}), "summary": summary.text[:4000], "at": incident.updated_at.isoformat()},
     )
 
 

@@ -20,6 +20,7 @@ commands on ``notify.internal`` to the configured internal destinations only.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import faust
 
 from forewarn.clock import Clock
+from forewarn.drafting.anthropic_summary import AnthropicSummary
 from forewarn.processors.breakdown import breakdown_of
 from forewarn.processors.draft import Draft, Drafter
 from forewarn.processors.ids import stable_id
@@ -74,17 +76,21 @@ class EventClock:
 
 
 class Internal:
-    def __init__(self, ctx: StreamContext, rooms: Any, targeting: Any | None) -> None:
+    def __init__(
+        self, ctx: StreamContext, rooms: Any, targeting: Any | None, model: AnthropicSummary | None = None
+    ) -> None:
         self.ctx = ctx
         self.rooms = rooms
         self.targeting = targeting
         self.clock = EventClock(ctx.clock)
         self.drafter = Drafter(ctx.policy, ctx.settings.status_page_url)
+        self.model = model if model is not None else _model_summary(ctx)
         self.room = Room(
             policy=ctx.policy,
             words=self.words,
             status_url=ctx.settings.status_page_url,
             targeted=targeting is not None,
+            model=self.model,
             dry_run=ctx.settings.dry_run,
         )
 
@@ -183,7 +189,10 @@ class Internal:
         key = incident_id.encode()
         stored = self.rooms.get(key)
         state = RoomState.model_validate_json(stored) if stored is not None else None
-        state, out = apply(state, fact, self.room)
+        if self.model is None:
+            state, out = apply(state, fact, self.room)
+        else:  # the model call blocks: keep it off the event loop (the agent still steps one fact at a time)
+            state, out = await asyncio.to_thread(apply, state, fact, self.room)
         if state is not None:
             self.rooms[key] = state.model_dump_json().encode()
         if state is not None and state.incident is not None:
@@ -202,7 +211,22 @@ class Internal:
             await ctx.send("approvals", approval.approval_id.encode(), approval)
             await ctx.audit(held(approval, ctx.settings.pseudonym_key, now))
         if out.summary is not None and out.sheet is not None:
-            await ctx.audit(summarised(out.sheet.incident, out.summary, out.summary_verdicts, now))
+            model_detail = self.model.last_detail if self.model is not None and out.summary.source == "model" else {}
+            await ctx.audit(summarised(out.sheet.incident, out.summary, out.summary_verdicts, now, model_detail))
+
+
+def _model_summary(ctx: StreamContext) -> AnthropicSummary | None:
+    """The model rephrases the running summary where it may draft (ANTHROPIC_API_KEY + tone.model_categories)."""
+    settings, kinds = ctx.settings, ctx.policy.tone.model_categories
+    if not (settings.anthropic_api_key and kinds):
+        return None
+    return AnthropicSummary(
+        api_key=settings.anthropic_api_key,
+        model=settings.anthropic_model,
+        timeout_s=settings.anthropic_timeout_s,
+        kinds=list(kinds),
+        base_url=settings.anthropic_base_url,
+    )
 
 
 def register(app: faust.App, internal: Internal) -> None:

@@ -24,3 +24,12 @@ def test_counts_everyone_and_lists_enterprise_first_up_to_the_cap() -> None:
     assert report.accounts[0].emails == ["ops@acme.example"]  # enterprise: where an executive note goes
     assert report.accounts[1].emails == []  # others keep no address
     assert report.enterprise == 1
+
+
+def test_every_enterprise_account_is_listed_past_the_cap() -> None:
+    """Each is owed an executive note on an extended outage; the cap only trims the others."""
+    request = TargetingRequest(request_id="r", partition=0, incident=incident(), regions=["eu-west"])
+    big = [customer(f"ent-{n}", regions=("eu-west",), plan="enterprise", enterprise=True) for n in range(3)]
+    report = breakdown_of(request, 4, [*big, customer("small", regions=("eu-west",))], 10, listed=2, now=T0)
+    assert [a.customer_id for a in report.accounts] == ["ent-0", "ent-1", "ent-2"]
+    assert report.accounts_omitted == 1 and report.enterprise == 3

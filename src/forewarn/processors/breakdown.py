@@ -48,6 +48,9 @@ def breakdown_of(
                 by_region[region] += 1
         accounts.append(account_of(segment))
     accounts.sort(key=lambda a: (not a.enterprise, a.account_name, a.customer_id))
+    # Every enterprise account is listed, past the cap: each is owed an executive note on an
+    # extended outage, and there are few of them; the cap bounds the rest of the list.
+    shown = max(listed, sum(1 for a in accounts if a.enterprise))
     incident = request.incident
     return ImpactBreakdown(
         incident_id=incident.incident_id,
@@ -60,7 +63,7 @@ def breakdown_of(
         by_region=dict(by_region),
         by_language=dict(by_language),
         enterprise=sum(1 for a in accounts if a.enterprise),
-        accounts=accounts[:listed],
-        accounts_omitted=max(0, len(accounts) - listed),
+        accounts=accounts[:shown],
+        accounts_omitted=max(0, len(accounts) - shown),
         computed_at=now,
     )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import httpx2
 
 from forewarn.processors.ids import stable_id
 from forewarn.schemas.models import (
@@ -118,3 +122,19 @@ def alertmanager_line(status: str = "firing") -> dict[str, object]:
             ],
         },
     }
+
+
+def anthropic_reply(parts: dict[str, str] | str) -> Callable[[httpx2.Request], httpx2.Response]:
+    """A Messages API answer whose one text block is ``parts`` (JSON-encoded when a dict)."""
+    text = parts if isinstance(parts, str) else json.dumps(parts)
+    body = {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-test",
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 512, "output_tokens": 128},
+    }
+    return lambda request: httpx2.Response(200, json=body)

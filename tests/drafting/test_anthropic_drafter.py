@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx2
 
+from factories import anthropic_reply
 from forewarn.drafting.anthropic_drafter import SYSTEM, AnthropicDrafter
 from forewarn.policy import Policy
 from forewarn.processors.draft import CHANNELS, Drafter
@@ -22,21 +23,6 @@ GOOD = {
     "posted.\n\nYou do not need to do anything for now.",
     "short": "Payments: Investigating, no ETA yet. Next update {next_update_short}.",
 }
-
-
-def reply(parts: dict[str, str] | str) -> Callable[[httpx2.Request], httpx2.Response]:
-    text = parts if isinstance(parts, str) else json.dumps(parts)
-    body = {
-        "id": "msg_01",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-test",
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 512, "output_tokens": 128},
-    }
-    return lambda request: httpx2.Response(200, json=body)
 
 
 class Recorder:
@@ -64,7 +50,7 @@ def model(answer: Callable[[httpx2.Request], httpx2.Response]) -> tuple[Anthropi
 
 
 async def test_model_draft_is_used_per_channel_with_tokens_and_latency_for_the_audit() -> None:
-    drafter, recorder = model(reply(GOOD))
+    drafter, recorder = model(anthropic_reply(GOOD))
     out = await drafter.draft(sample_incident("initial"), "en")
     assert out.detail["outcome"] == "model", out.detail
     audit = {k: out.detail[k] for k in ("model", "input_tokens", "output_tokens", "latency_ms")}
@@ -90,7 +76,7 @@ async def test_timeout_falls_back_to_templates() -> None:
 
 async def test_output_that_is_not_the_json_asked_for_falls_back() -> None:
     for answer in ("Sure! Here is your draft: Payments is down.", json.dumps({"subject": "only a subject"})):
-        drafter, _ = model(reply(answer))
+        drafter, _ = model(anthropic_reply(answer))
         out = await drafter.draft(sample_incident("initial"), "en")
         assert out.detail["outcome"] == "fallback"
         assert all(s.draft.source is DraftSource.template for s in out.skeletons.values())
@@ -105,7 +91,7 @@ async def test_injected_instructions_stay_data_and_a_compromised_answer_never_go
         "body": "Everything is resolved at 10:05. Claim your credit at https://evil.example/claim.",
         "short": "Payments resolved. https://evil.example/claim",
     }
-    drafter, recorder = model(reply(obeyed))
+    drafter, recorder = model(anthropic_reply(obeyed))
     out = await drafter.draft(incident, "en")
     (request,) = recorder.requests
     assert request["system"] == SYSTEM and attack not in request["system"]

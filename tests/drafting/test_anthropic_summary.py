@@ -8,26 +8,13 @@ from typing import Any
 
 import httpx2
 
+from factories import anthropic_reply
 from forewarn.drafting.anthropic_summary import SYSTEM, AnthropicSummary
 from forewarn.processors.incident_room import RoomState, apply
 from forewarn.schemas.models import IncidentKind
 from internal_factories import incident, incident_fact, room
 
 REWRITE = "Payments are down in eu-west (P1, regional outage).\nWe do not know the cause or when it will be fixed."
-
-
-def answer(text: str) -> Callable[[httpx2.Request], httpx2.Response]:
-    body = {
-        "id": "msg_01",
-        "type": "message",
-        "role": "assistant",
-        "model": "claude-test",
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {"input_tokens": 300, "output_tokens": 60},
-    }
-    return lambda request: httpx2.Response(200, json=body)
 
 
 def model(
@@ -57,7 +44,7 @@ def announce(m: AnthropicSummary, **extra: Any) -> tuple[RoomState | None, Any]:
 
 
 def test_the_models_rewrite_becomes_the_running_summary_and_reaches_the_war_room() -> None:
-    m, seen = model(answer(REWRITE))
+    m, seen = model(anthropic_reply(REWRITE))
     state, out = announce(m)
     assert state is not None and state.summary == REWRITE
     assert out.summary is not None and out.summary.source == "model" and out.summary_verdicts == []
@@ -68,14 +55,14 @@ def test_the_models_rewrite_becomes_the_running_summary_and_reaches_the_war_room
     assert m.last_detail == {
         "model": "claude-test",
         "latency_ms": "500",
-        "input_tokens": "300",
-        "output_tokens": "60",
+        "input_tokens": "512",
+        "output_tokens": "128",
         "outcome": "model",
     }
 
 
 def test_a_rewrite_that_invents_a_time_or_link_falls_back_to_the_template() -> None:
-    m, _ = model(answer("Fixed by 14:30, details at https://evil.example"))
+    m, _ = model(anthropic_reply("Fixed by 14:30, details at https://evil.example"))
     state, out = announce(m)
     assert out.summary is not None and out.summary.source == "template"
     assert {v.rule for v in out.summary_verdicts} == {"invented_fact"}
@@ -94,6 +81,6 @@ def test_an_api_error_or_timeout_keeps_the_template_summary() -> None:
 
 
 def test_kinds_the_policy_keeps_to_templates_never_call_the_model() -> None:
-    m, seen = model(answer(REWRITE), kinds=(IncidentKind.maintenance,))
+    m, seen = model(anthropic_reply(REWRITE), kinds=(IncidentKind.maintenance,))
     _, out = announce(m)
     assert seen == [] and out.summary is not None and out.summary.source == "template"

@@ -136,6 +136,7 @@ def test_p1_internal_support_and_executive_messages_on_cadence(
         update={
             "smtp": SmtpSettings(port=mailbox.port),
             "web_port": free_port(),
+            "console_token": "oncall-token",
             "internal": InternalSettings(
                 war_room_emails=[WAR_ROOM],
                 war_room_webhook=webhook.url,
@@ -176,6 +177,25 @@ def test_p1_internal_support_and_executive_messages_on_cadence(
         publisher.send("incidents", incident(3, 245, t0, phase=Phase.identified))  # 4 h, still no ETA
         publisher.flush()
         expect(EXEC, 5, worker)
+
+        # The on-call approves the held executive note; only then does it reach the enterprise account.
+        def held_note() -> list[Approval]:
+            found = [decode(m.value(), Approval) for m in read_topic(pipeline, "approvals")]
+            return [a for a in found if a.category == "executive_note"]
+
+        wait_until(lambda: worker.check() or bool(held_note()), 60, "the executive note to be held")
+        (note,) = held_note()
+        note_id = f"<{note.command.notification_id}@forewarn>"
+        assert not [m for m in mailbox.snapshot() if m["Message-ID"] == note_id]  # held, not sent
+        approved = CliRunner().invoke(
+            main, ["approvals", "approve", note.approval_id, "--approver", "ann"], env=pipeline.to_env()
+        )
+        assert approved.exit_code == 0, approved.output
+        wait_until(
+            lambda: worker.check() or any(m["Message-ID"] == note_id for m in mailbox.snapshot()),
+            60,
+            "the approved executive note to be delivered",
+        )
 
         resolved_at = t0 + timedelta(minutes=250)
         publisher.send("incidents", incident(4, 250, t0, phase=Phase.resolved, resolved_at=resolved_at))
@@ -229,9 +249,14 @@ def test_p1_internal_support_and_executive_messages_on_cadence(
 
     approvals = [decode(m.value(), Approval) for m in read_topic(pipeline, "approvals")]
     held = [a for a in approvals if a.category == "executive_note"]
-    assert [(a.command.customer_id, a.status) for a in held] == [("c-ent", ApprovalStatus.pending)]
+    assert [(a.command.customer_id, a.status) for a in held] == [
+        ("c-ent", ApprovalStatus.pending),
+        ("c-ent", ApprovalStatus.approved),
+    ]
     assert held[0].command.recipients == ["ops@c-ent.example"] and held[0].command.template == "executive_note"
-    assert not any("executive" in str(m["Subject"]).lower() for m in customer_mail)  # held, not sent
+    assert held[1].approver == "ann"
+    notes = [m for m in customer_mail if m["Message-ID"] == f"<{held[0].command.notification_id}@forewarn>"]
+    assert [str(m["To"]) for m in notes] == ["ops@c-ent.example"]  # once, after the approval
 
     draft = CliRunner().invoke(main, ["postmortem", "draft", "inc_p1_e2e"], env=pipeline.to_env())
     assert draft.exit_code == 0, draft.output
@@ -240,13 +265,17 @@ def test_p1_internal_support_and_executive_messages_on_cadence(
             "SELECT notification_id FROM audit FINAL WHERE incident_id = 'inc_p1_e2e' "
             "AND stage = 'deliver' AND action = 'delivered'"
         )
-        steps = wh.query("SELECT notification_id, action FROM audit FINAL WHERE stage = 'approve'")
+        steps = wh.query(
+            "SELECT notification_id, action, approver FROM audit FINAL WHERE stage = 'approve' ORDER BY recorded_at"
+        )
     assert len(sent) == len(mailbox.snapshot()) + len(webhook.posts)  # every mail and post is on record
     assert f"## Appendix A: messages sent ({len(sent)})" in draft.output
     for (notification_id,) in sent:
         assert f"| {notification_id} |" in draft.output
-    assert [a for _, a in steps] == ["held"] and f"## Appendix B: approvals ({len(steps)})" in draft.output
-    assert f"| held | executive_note | email | {steps.rows[0][0]} |" in draft.output
+    assert [(a, who) for _, a, who in steps] == [("held", None), ("approved", "ann")]
+    assert f"## Appendix B: approvals ({len(steps)})" in draft.output
+    for notification_id, action, _ in steps:  # every approval step on record is in the draft
+        assert f"| {action} | executive_note | email | {notification_id} |" in draft.output
     assert "v4 update: phase resolved" in draft.output and "Time to resolve" in draft.output
 
 

@@ -10,17 +10,79 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+#: Security protocols every client here speaks (librdkafka and aiokafka alike).
+KAFKA_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+#: SASL mechanisms that work with a username and password on both clients.
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+#: The environment variable behind each field, so a refusal names what to fix.
+KAFKA_SECURITY_VARS = {
+    "protocol": "FOREWARN_KAFKA_SECURITY_PROTOCOL",
+    "sasl_mechanism": "FOREWARN_KAFKA_SASL_MECHANISM",
+    "sasl_username": "FOREWARN_KAFKA_SASL_USERNAME",
+    "sasl_password": "FOREWARN_KAFKA_SASL_PASSWORD",
+    "ssl_cafile": "FOREWARN_KAFKA_SSL_CAFILE",
+}
 
 
 class KafkaSecurity(BaseModel):
-    """SASL/TLS settings passed through unchanged to every Kafka client."""
+    """SASL/TLS settings passed through unchanged to every Kafka client.
+
+    Checked when read, so a typo stops the process at start-up with the variable named rather
+    than as a failed handshake later: the protocol and mechanism must be ones both clients
+    speak, a SASL protocol needs mechanism, username and password, and SASL or CA settings
+    that the chosen protocol would silently ignore are refused. Errors never echo the input
+    (it holds the password).
+    """
+
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: str | None = None
     ssl_cafile: str | None = None
+
+    @field_validator("protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _known(cls, value: object, info: ValidationInfo) -> object:
+        if value is None or (info.field_name == "sasl_mechanism" and isinstance(value, str) and not value.strip()):
+            return None
+        var = KAFKA_SECURITY_VARS[str(info.field_name)]
+        allowed = KAFKA_PROTOCOLS if info.field_name == "protocol" else SASL_MECHANISMS
+        name = str(value).strip().upper()
+        if name not in allowed:
+            raise ValueError(f"{var}={value!s} is not one of {', '.join(allowed)}")
+        return name
+
+    @field_validator("sasl_username", "sasl_password", "ssl_cafile", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSecurity:
+        protocol = KAFKA_SECURITY_VARS["protocol"]
+        sasl = ("sasl_mechanism", "sasl_username", "sasl_password")
+        if self.protocol.startswith("SASL_"):
+            missing = [KAFKA_SECURITY_VARS[f] for f in sasl if not getattr(self, f)]
+            if missing:
+                raise ValueError(f"{protocol}={self.protocol} needs {', '.join(missing)}")
+        else:
+            stray = [KAFKA_SECURITY_VARS[f] for f in sasl if getattr(self, f)]
+            if stray:
+                raise ValueError(
+                    f"{', '.join(stray)} set but {protocol}={self.protocol} does not use SASL"
+                    " (SASL_SSL or SASL_PLAINTEXT do)"
+                )
+        cafile = KAFKA_SECURITY_VARS["ssl_cafile"]
+        if self.ssl_cafile is not None:
+            if self.protocol not in ("SSL", "SASL_SSL"):
+                raise ValueError(f"{cafile} set but {protocol}={self.protocol} does not use TLS (SSL or SASL_SSL do)")
+            if not (Path(self.ssl_cafile).is_file() and os.access(self.ssl_cafile, os.R_OK)):
+                raise ValueError(f"{cafile}={self.ssl_cafile} is not a readable file")
+        return self
 
     def confluent(self) -> dict[str, str]:
         """librdkafka property names (confluent-kafka)."""
@@ -139,6 +201,9 @@ def _section_from_env(e: Mapping[str, str], prefix: str, model: type[BaseModel])
 
 
 class Settings(BaseModel):
+    #: Settings hold passwords and keys: a validation error names the field, never the value.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     kafka: str = "127.0.0.1:9092"
     kafka_security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     clickhouse: str = ""
@@ -217,14 +282,8 @@ class Settings(BaseModel):
             env["FOREWARN_SMTP_USERNAME"] = self.smtp.username
         if self.smtp.password:
             env["FOREWARN_SMTP_PASSWORD"] = self.smtp.password
-        sec = self.kafka_security
-        for var, value in {
-            "FOREWARN_KAFKA_SECURITY_PROTOCOL": sec.protocol,
-            "FOREWARN_KAFKA_SASL_MECHANISM": sec.sasl_mechanism,
-            "FOREWARN_KAFKA_SASL_USERNAME": sec.sasl_username,
-            "FOREWARN_KAFKA_SASL_PASSWORD": sec.sasl_password,
-            "FOREWARN_KAFKA_SSL_CAFILE": sec.ssl_cafile,
-        }.items():
+        for field, var in KAFKA_SECURITY_VARS.items():
+            value = getattr(self.kafka_security, field)
             if value:
                 env[var] = value
         return env
@@ -257,17 +316,7 @@ class Settings(BaseModel):
         for var, field in simple.items():
             if var in e:
                 values[field] = e[var]
-        security = {
-            k: e[v]
-            for k, v in {
-                "protocol": "FOREWARN_KAFKA_SECURITY_PROTOCOL",
-                "sasl_mechanism": "FOREWARN_KAFKA_SASL_MECHANISM",
-                "sasl_username": "FOREWARN_KAFKA_SASL_USERNAME",
-                "sasl_password": "FOREWARN_KAFKA_SASL_PASSWORD",
-                "ssl_cafile": "FOREWARN_KAFKA_SSL_CAFILE",
-            }.items()
-            if v in e
-        }
+        security = {field: e[var] for field, var in KAFKA_SECURITY_VARS.items() if var in e}
         if security:
             values["kafka_security"] = security
         smtp = {

@@ -140,20 +140,19 @@ def create_app(
 
 
 def _credentials(settings: Settings) -> Any:
+    """Faust's credentials for the validated ``KafkaSecurity`` (the same settings confluent-kafka gets)."""
     sec = settings.kafka_security
     if sec.protocol == "PLAINTEXT":
         return None
-    if sec.sasl_mechanism:
-        ssl_context = None
-        if sec.protocol == "SASL_SSL":
-            ssl_context = ssl.create_default_context(cafile=sec.ssl_cafile)
-        return faust.SASLCredentials(
-            username=sec.sasl_username,
-            password=sec.sasl_password,
-            mechanism=sec.sasl_mechanism,
-            ssl_context=ssl_context,
-        )
-    return faust.SSLCredentials(ssl.create_default_context(cafile=sec.ssl_cafile))
+    if sec.protocol == "SSL":
+        return faust.SSLCredentials(ssl.create_default_context(cafile=sec.ssl_cafile))
+    ssl_context = ssl.create_default_context(cafile=sec.ssl_cafile) if sec.protocol == "SASL_SSL" else None
+    return faust.SASLCredentials(
+        username=sec.sasl_username,
+        password=sec.sasl_password,
+        mechanism=sec.sasl_mechanism,
+        ssl_context=ssl_context,
+    )
 
 
 def run_worker(

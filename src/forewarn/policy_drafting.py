@@ -50,6 +50,8 @@ class TonePolicy(BaseModel):
     model_categories: list[IncidentKind] = Field(default_factory=list)
     #: Time zone for public channels (status page, social), which have no single reader.
     public_timezone: str = "UTC"
+    #: The company's default language: public channels are written in it (English if no template has it).
+    default_language: str = "en"
 
     def as_mapping(self) -> dict[str, str]:
         return {"company": self.company, "signoff": self.signoff}

@@ -11,17 +11,12 @@ from forewarn.clock import Clock
 from forewarn.config import Settings
 from forewarn.policy import Policy
 from forewarn.processors.audit import AuditTrail
-from forewarn.processors.public import PUBLIC, public_commands
 from forewarn.schemas.codec import encode
 from forewarn.schemas.models import (
     Channel,
     DeliveryReceipt,
     DeliveryStatus,
-    Incident,
-    IncidentKind,
     NotificationCommand,
-    Phase,
-    Severity,
 )
 from forewarn.sinks.base import Deliverer, ProviderResult, RetryPolicy, SendError, Sink, SqliteDeliveredStore
 from forewarn.sinks.channels import build_deliverers
@@ -115,51 +110,6 @@ async def test_a_delivered_command_gets_a_receipt_and_an_audit_row(tmp_path: Pat
     await delivery.deliver("email", Message(encode(command())))
     assert ctx.rejected == [] and [r.status for _, r in ctx.sent] == [DeliveryStatus.delivered]
     assert ctx.audited[0].stage == "deliver" and ctx.audited[0].provider_response == "250 ok"
-
-
-def incident(version: int = 1, severity: Severity = Severity.P1, internal: bool = False) -> Incident:
-    return Incident(
-        incident_id="inc_1",
-        version=version,
-        dedup_key="payments|eu-west|outage",
-        title="Payments outage",
-        service="payments",
-        region="eu-west",
-        symptom="outage",
-        phase=Phase.investigating,
-        severity=severity,
-        kind=IncidentKind.regional_outage,
-        change="opened",
-        internal=internal,
-        opened_at=T0,
-        updated_at=T0,
-        first_signal_at=T0,
-    )
-
-
-def test_public_channels_get_one_command_per_incident_version() -> None:
-    commands = public_commands(incident(), Policy(), "https://status.x", now=T0, dry_run=False)
-    assert [c.channel for c in commands] == [Channel.statuspage, Channel.social]
-    assert {c.customer_id for c in commands} == {PUBLIC}
-    assert "Payments outage in EU-WEST" in commands[0].text and "https://status.x" in commands[0].text
-    again = public_commands(incident(), Policy(), "https://status.x", now=T0, dry_run=False)
-    assert [c.notification_id for c in again] == [c.notification_id for c in commands]
-    assert public_commands(incident(2), Policy(), "u", now=T0, dry_run=False)[0].notification_id != (
-        commands[0].notification_id
-    )
-
-
-def test_internal_or_p3_incidents_post_no_social() -> None:
-    assert public_commands(incident(internal=True), Policy(), "u", now=T0, dry_run=False) == []
-    p3 = public_commands(incident(severity=Severity.P3), Policy(), "u", now=T0, dry_run=False)
-    assert [c.channel for c in p3] == [Channel.statuspage]
-
-
-async def test_announce_sends_public_commands_to_their_topics(tmp_path: Path) -> None:
-    delivery, ctx = glue(Up(), tmp_path)
-    await delivery.announce(Message(encode(incident())))
-    assert [topic for topic, _ in ctx.sent] == ["notify.statuspage", "notify.social"]
-    assert [a.action for a in ctx.audited] == ["drafted", "drafted"]
 
 
 def test_build_deliverers_runs_the_configured_channels_and_rejects_unknown_ones(tmp_path: Path) -> None:

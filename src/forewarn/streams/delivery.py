@@ -4,7 +4,9 @@ A command whose attempts are spent (or that can never succeed) goes to the dead-
 topic with the provider's last answer, so it can be inspected and replayed; its receipt
 says ``dead_lettered``. So does one whose earlier send a crash left uncertain, on a
 provider without idempotency keys (``delivery_uncertain``): never sent twice, never lost.
-Incident versions also become one command per public channel.
+Delivery sends what reaches a channel topic and decides nothing: public posts (status page,
+social) are drafted, validated, gated and paced upstream like every other command
+(``streams/targeting.py``, ``processors/public.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from typing import Any
 
 import faust
 
-from forewarn.processors.public import public_commands
-from forewarn.schemas.models import DeliveryStatus, Incident, NotificationCommand
+from forewarn.schemas.models import DeliveryStatus, NotificationCommand
 from forewarn.sinks.base import UNCERTAIN, Deliverer
 from forewarn.streams.context import StreamContext
 
@@ -42,27 +43,10 @@ class Delivery:
         await ctx.send("receipts", command.notification_id.encode(), receipt)
         await ctx.audit(ctx.trail.receipt(receipt, ctx.clock.now()))
 
-    async def announce(self, message: Any) -> None:
-        """One command per public channel for each incident version."""
-        ctx = self.ctx
-        incident = await ctx.decoded(message, Incident, "announce")
-        if incident is None:
-            return
-        now = ctx.clock.now()
-        url = ctx.settings.status_page_url
-        for command in public_commands(incident, ctx.policy, url, now=now, dry_run=ctx.settings.dry_run):
-            await ctx.send(f"notify.{command.channel.value}", command.notification_id.encode(), command)
-            await ctx.audit(ctx.trail.command(command, now))
-
 
 def register(app: faust.App, delivery: Delivery) -> None:
     for channel in delivery.deliverers:
         _register_channel(app, delivery, channel)
-
-    @app.agent(delivery.ctx.topics["incidents"], name="announce")
-    async def announce_agent(stream: Any) -> None:
-        async for event in stream.events():
-            await delivery.announce(event.message)
 
 
 def _register_channel(app: faust.App, delivery: Delivery, channel: str) -> None:

@@ -1,39 +1,25 @@
-"""Where a drafted command goes: its channel topic, or the approvals topic to wait for a person.
+"""The review hook every drafted command passes: the draft for its language, then ``processors.review``.
 
-``Review.route`` is the single hook the targeting stage calls for every command it makes. It
-swaps in the validated draft for the reader's language (one render per version, channel and
-language), and holds the command when validation failed or the policy gates its category.
+``Review.route`` (a customer's command, in the reader's language) and ``Review.route_public`` (a
+status-page or social post, in the company's default language) ask the model where the policy
+allows one, else take the template's draft (one render per version, channel and language), and
+let ``processors.review.route`` send the command on or hold it: failed validation, or a category
+the policy gates, goes to the approvals topic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from forewarn.config import Settings
 from forewarn.drafting.anthropic_drafter import AnthropicDrafter
 from forewarn.policy import Policy
-from forewarn.processors.approve import gate_reason, held
-from forewarn.processors.audit import AuditTrail, approval_audit
+from forewarn.processors.audit import AuditTrail
 from forewarn.processors.draft import Drafter, Skeleton
-from forewarn.schemas.models import (
-    AuditRecord,
-    Channel,
-    CustomerSegment,
-    Incident,
-    NotificationCommand,
-    Record,
-)
+from forewarn.processors.review import Routed, route
+from forewarn.schemas.models import Channel, CustomerSegment, Incident, NotificationCommand
 
-
-@dataclass(frozen=True)
-class Routed:
-    """One record to send (to ``topic`` under ``key``) and the audit record that explains it."""
-
-    topic: str
-    key: bytes
-    record: Record
-    audit: AuditRecord
+__all__ = ["Review", "Routed"]
 
 
 class Review:
@@ -66,28 +52,23 @@ class Review:
     async def route(
         self, incident: Incident, segment: CustomerSegment, command: NotificationCommand, now: datetime
     ) -> Routed:
-        skeleton, model_detail = await self.skeleton(incident, command.channel, segment.language)
-        words = skeleton.for_reader(segment, self.policy.tone.public_timezone)
-        command = command.model_copy(
-            update={
-                "subject": words.subject,
-                "text": words.text,
-                "html": words.html,
-                "language": words.language,
-                "template": words.template,
-                "draft_source": words.source,
-            }
-        )
-        verdicts = [str(v) for v in skeleton.verdicts]
-        reason = "the draft failed validation" if verdicts else gate_reason(incident, self.policy)
-        record: Record
-        if reason is None:
-            audit = self.trail.command(command, now)
-            topic, key, record = f"notify.{command.channel.value}", command.notification_id.encode(), command
-        else:
-            approval = held(command, incident, reason, verdicts, now)
-            audit = approval_audit(approval, self.settings.pseudonym_key, now)
-            topic, key, record = "approvals", approval.approval_id.encode(), approval
-        if model_detail:
-            audit = audit.model_copy(update={"detail": {**audit.detail, **model_detail}})
-        return Routed(topic, key, record, audit)
+        """One customer's command, drafted in their language, to its channel topic or held."""
+        skeleton, detail = await self.skeleton(incident, command.channel, segment.language)
+        return self._routed(incident, command, skeleton, segment, now, detail)
+
+    async def route_public(self, incident: Incident, command: NotificationCommand, now: datetime) -> Routed:
+        """A public post (no single reader), drafted in the company's default language, on or held."""
+        skeleton, detail = await self.skeleton(incident, command.channel, self.policy.tone.default_language)
+        return self._routed(incident, command, skeleton, None, now, detail)
+
+    def _routed(
+        self,
+        incident: Incident,
+        command: NotificationCommand,
+        skeleton: Skeleton,
+        reader: CustomerSegment | None,
+        now: datetime,
+        detail: dict[str, str],
+    ) -> Routed:
+        key = self.settings.pseudonym_key
+        return route(incident, command, skeleton, reader, self.policy, self.trail, key, now, detail)

@@ -6,6 +6,10 @@ each answers for its own customers: filters on the projection, reports the share
 asks the send policy per customer and channel, and only then decodes the segments of the
 customers who will actually hear something.
 
+Status page and social hear once per incident update, not per customer (``processors/public.py``):
+the ``announce`` agent drafts, validates and gates each post through the same review as a
+customer's command, under a cadence ledger of its own, acknowledged before it is recorded.
+
 Fan-out goes in chunks. A chunk's commands (and their audit records) are acknowledged by
 Kafka before the cadence ledger records them as sent, so a crash mid fan-out re-sends at
 most the unacknowledged chunk (same notification ids; sinks dedup) and never skips anyone.
@@ -31,6 +35,7 @@ from forewarn.policy import CadenceRule
 from forewarn.processors.cadence import IncidentLedger, Note, decide
 from forewarn.processors.deadletter import Rejected
 from forewarn.processors.draft import Draft, command_for, template_for
+from forewarn.processors.public import PUBLIC, due_channels, ledger_id, public_channels, public_command
 from forewarn.processors.segment_index import SegmentIndex
 from forewarn.processors.segments import read_fields, table_entry
 from forewarn.processors.target import (
@@ -153,6 +158,7 @@ class Targeting:
         self.index = SegmentIndex()
         self.review = Review(ctx.settings, ctx.policy, ctx.trail)
         self.out = AcknowledgedSends(ctx.settings)
+        self.public_out = AcknowledgedSends(ctx.settings)  # its own: one agent's flush never vouches for another's
         self.ledgers: dict[tuple[str, int], IncidentLedger] = {}
         self.settled = 0  # index size at the last settle_heap
         self.ready = False
@@ -164,6 +170,30 @@ class Targeting:
             return
         for request in plan_targeting(incident, ctx.policy, ctx.settings.partitions):
             await ctx.send("targeting", request.request_id.encode(), request, partition=request.partition)
+
+    async def announce(self, message: Any) -> None:
+        """The status-page and social posts of one incident version: reviewed like any command, within cadence."""
+        ctx = self.ctx
+        incident = await ctx.decoded(message, Incident, "announce")
+        if incident is None or not public_channels(incident, ctx.policy):
+            return
+        key = ledger_id(incident.incident_id)
+        empty = IncidentLedger(key, message.partition)
+        ledger = IncidentLedger.restore(key, message.partition, self.cadence.get(empty.head_key), self.cadence.get)
+        channels, now = due_channels(incident, ctx.policy, ledger), ctx.clock.now()
+        for channel in channels:
+            command = public_command(incident, channel, now=now, dry_run=ctx.settings.dry_run)
+            routed = await self.review.route_public(incident, command, now)  # channel topic, or held for approval
+            self.public_out.send(routed.topic, routed.key, routed.record)
+            self.public_out.send("audit", routed.audit.audit_id.encode(), routed.audit)
+        if channels:
+            await self.public_out.acknowledged()  # before the ledger says so: a crash re-posts (same ids), never skips
+            note = Note.of(incident, ctx.policy.send_policy.rule(incident.kind))
+            chunk = ledger.chunk_key(ledger.chunks)  # before ``record`` counts the chunk it returns
+            self.cadence[chunk] = ledger.record(incident.version, note, [(PUBLIC, channels)])
+            self.cadence[ledger.head_key] = ledger.head()
+        if incident.phase is Phase.resolved and (ledger.closed is None or incident.version > ledger.closed):
+            self.close(ledger, incident.version)
 
     # ---- the customer table -------------------------------------------------------------
 
@@ -339,6 +369,11 @@ def register(app: faust.App, targeting: Targeting) -> None:
     async def plan_agent(stream: Any) -> None:
         async for event in stream.events():
             await targeting.plan(event.message)
+
+    @app.agent(topics["incidents"], name="announce")
+    async def announce_agent(stream: Any) -> None:
+        async for event in stream.events():
+            await targeting.announce(event.message)
 
     @app.agent(topics["customers"], name="customers")
     async def customers_agent(stream: Any) -> None:

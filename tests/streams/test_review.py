@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx2
 
-from factories import T0, customer
+from factories import T0, anthropic_reply, customer
 from forewarn.config import Settings
 from forewarn.drafting.anthropic_drafter import AnthropicDrafter
 from forewarn.policy import Policy
@@ -13,7 +13,7 @@ from forewarn.processors.draft import Drafter, command_for, draft
 from forewarn.processors.draft.check import sample_incident
 from forewarn.schemas.models import Approval, Channel, DraftSource, NotificationCommand
 
-from ..drafting.test_anthropic_drafter import GOOD, reply
+from ..drafting.test_anthropic_drafter import GOOD
 
 
 async def routed(policy: Policy, model: AnthropicDrafter | None = None, language: str = "en"):  # type: ignore[no-untyped-def]
@@ -49,7 +49,7 @@ async def test_model_draft_where_the_policy_allows_with_model_detail_in_the_audi
         api_key="k",
         model="claude-test",
         timeout_s=5,
-        transport=httpx2.MockTransport(reply(GOOD)),
+        transport=httpx2.MockTransport(anthropic_reply(GOOD)),
     )
     out = await routed(policy, model)
     assert isinstance(out.record, NotificationCommand) and out.record.draft_source is DraftSource.model

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 
 from factories import T0, command
 from forewarn.policy import Policy
-from forewarn.processors.approve import Edit, decided, gate_reason, held, released, reminder, reminder_due, supersedes
+from forewarn.processors.approve import (
+    Edit,
+    decided,
+    gate_reason,
+    held,
+    recheck,
+    released,
+    reminder,
+    reminder_due,
+    supersedes,
+)
 from forewarn.processors.draft.check import sample_incident
-from forewarn.schemas.models import ApprovalStatus, DraftSource, IncidentKind, Severity
+from forewarn.schemas.models import ApprovalStatus, Channel, DraftSource, IncidentKind, Severity
 
 
 def policy(**gates: object) -> Policy:
@@ -71,3 +82,71 @@ def test_unapproved_p1_reminds_the_on_call_after_the_configured_time() -> None:
     assert mail.recipients == ["oncall@company.example"]
     assert pending.approval_id in mail.text
     assert mail.notification_id == reminder(pending, rules, "http://console", T0 + timedelta(hours=1)).notification_id
+
+
+# ---- an approval is checked with the expectations its draft was written to ----------------------
+
+
+def _held_for(language: str = "en", timezone: str = "Europe/Berlin"):  # type: ignore[no-untyped-def]
+    from factories import customer
+    from forewarn.processors.draft import Drafter, command_for
+    from internal_factories import STATUS_URL, incident
+    from internal_factories import policy as internal_policy
+
+    drafter = Drafter(internal_policy(), STATUS_URL)
+    version = incident(
+        2,
+        minute=5,
+        phase="identified",
+        cause="A database failover took longer than expected.",
+        next_update_at=T0 + timedelta(minutes=35),
+    )
+    reader = customer("c-eu", language=language, timezone=timezone)
+    words = drafter.skeleton(version, Channel.email, language).for_reader(reader)
+    cmd = command_for(version, reader, Channel.email, words, now=T0, dry_run=False)
+    return drafter, version, held(cmd, version, "regional_outage: always approved by a person", [], T0)
+
+
+def test_an_unedited_held_draft_passes_its_own_expectations() -> None:
+    drafter, version, approval = _held_for("de")
+    assert "MEZ" in approval.command.text  # the next update, in the reader's zone
+    assert recheck(approval, version, drafter) == []
+    elsewhere = approval.command.model_copy(update={"metadata": {"reader_timezone": "America/New_York"}})
+    assert recheck(approval.model_copy(update={"command": elsewhere}), version, drafter) == [
+        "facts: next_update missing (expected '23.11.2026, 04:35 UTC-5' or '23.11. 04:35 UTC-5')"
+    ]
+    with pytest.raises(ValueError, match="drafted for inc_1 v2"):
+        recheck(approval, version.model_copy(update={"version": 3}), drafter)
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        (lambda t: t + "\nFailover to db-03.prod.internal is done.", "internal_host"),
+        (lambda t: t + "\nThe ledger-db pool was exhausted.", "internal_fact"),
+        (lambda t: t + "\nSee evt_am_7f3a9c for details.", "internal_fact"),
+        (lambda t: t + "\nWe apologise for any inconvenience.", "banned_phrase"),
+        (lambda t: t.replace("no ETA yet", "soon"), "facts"),
+        (lambda t: t.replace("https://status.example.com", "our page"), "link"),
+    ],
+)
+def test_an_edit_is_held_to_the_same_rules_as_the_draft(change: Callable[[str], str], rule: str) -> None:
+    drafter, version, approval = _held_for()
+    tone = drafter.policy.model_copy(
+        update={"tone": drafter.policy.tone.model_copy(update={"banned_phrases": ["apologise for any inconvenience"]})}
+    )
+    strict = type(drafter)(tone, drafter.status_url)
+    approved = decided(approval, ApprovalStatus.approved, "maria", T0, Edit(text=change(approval.command.text)))
+    assert recheck(approval, version, strict) == []
+    found = recheck(approved, version, strict)
+    assert found and {v.split(":")[0] for v in found} == {rule}, found
+
+
+def test_an_edit_in_another_language_or_with_the_time_left_out_is_refused() -> None:
+    drafter, version, approval = _held_for()
+    german = (
+        "Guten Tag,\n\nwir arbeiten an der Störung bei Payments und sind noch nicht fertig, die Ursache ist gefunden."
+    )
+    approved = decided(approval, ApprovalStatus.approved, "maria", T0, Edit(text=german))
+    found = {v.split(":")[0] for v in recheck(approved, version, drafter)}
+    assert {"language", "facts", "link"} <= found

@@ -58,3 +58,86 @@ def test_policy_that_makes_every_draft_fail_is_refused_at_start_up() -> None:
     assert any("banned_phrase" in p and "en/initial on email" in p for p in problems)
     helpdesk = Policy.model_validate({"channels": {"P1": ["email", "helpdesk"]}})
     assert any("no template for channel 'helpdesk'" in p for p in check_templates(helpdesk, "https://s.example"))
+
+
+# ---- internal facts and other customers never reach a customer draft ---------------------------
+
+
+def _internal_policy() -> Policy:
+    from internal_factories import policy
+
+    return policy()
+
+
+def test_every_customer_skeleton_is_checked_against_the_incidents_internal_facts() -> None:
+    from internal_factories import incident
+
+    drafter = Drafter(_internal_policy(), "https://status.example.com")
+    clean = incident(2, phase="identified", cause="A database failover took longer than expected.")
+    skeleton = drafter.skeleton(clean, Channel.email, "en")
+    assert skeleton.verdicts == ()
+    assert set(skeleton.expectations.internal_terms) == {
+        "evt_am_7f3a9c",
+        "evt_pd_118b2e",
+        "outage_window_5m",
+        "oncall-lead@corp.example",
+        "ledger-db",
+        "pg-cluster-7",
+    }
+    causes = ("ledger-db connection pool exhausted", "Alert outage_window_5m fired on pg-cluster-7")
+    for version, cause in enumerate(causes, start=3):  # drafts are cached per version: one each
+        leaked = incident(version, phase="identified", cause=cause)
+        for channel in (Channel.email, Channel.sms, Channel.statuspage, Channel.slack):
+            skeleton = drafter.skeleton(leaked, channel, "de")
+            caught = any(v.rule == "internal_fact" for v in skeleton.verdicts)
+            assert caught is (cause in skeleton.draft.text), (cause, channel)  # a short text leaves the cause out
+        assert any(v.rule == "internal_fact" for v in drafter.skeleton(leaked, Channel.email, "en").verdicts)
+    # whole words only: a service called ledger-db does not make "ledger-dbx" or "pledger-db" a leak
+    near = incident(9, phase="identified", cause="A ledger-dbx upgrade at pledger-db stalled.")
+    assert not [v for v in drafter.skeleton(near, Channel.email, "en").verdicts if v.rule == "internal_fact"]
+
+
+def test_a_skeleton_naming_another_customer_is_caught_for_every_reader_but_that_customer() -> None:
+    from dataclasses import replace
+
+    from forewarn.processors.draft import OtherAccounts
+    from forewarn.processors.validate import validate
+
+    drafter = Drafter(Policy(), "https://status.example.com")
+    cause = sample_incident("update").model_copy(update={"cause": "A bulk import by Globex Corporation overloaded it."})
+    named = drafter.skeleton(cause, Channel.email, "en")
+    assert named.verdicts == ()  # nothing to compare with yet: names come with the readers
+    others = OtherAccounts(["Globex Corporation", "Initech", "c1 GmbH"])
+    (verdict,) = named.verdicts_for(customer("c1"), others)
+    assert verdict.rule == "other_customer" and "Globex Corporation" in verdict.detail
+    globex = customer("globex", account_name="GLOBEX corporation")
+    assert named.verdicts_for(globex, others) == ()  # its own name, told to itself
+    assert others.excluding("Initech") == ("Globex Corporation", "c1 GmbH")
+    # the very rule the validator applies with Expectations.customer_names filled for this reader
+    as_validated = validate(named.draft, replace(named.expectations, customer_names=others.excluding("c1 GmbH")))
+    assert [v for v in as_validated if v.rule == "other_customer"] == [verdict]
+    good = Drafter(Policy(), "https://status.example.com").skeleton(sample_incident("update"), Channel.email, "en")
+    assert good.verdicts_for(customer("c1"), OtherAccounts(others.names)) == ()
+    assert good.verdicts_for(customer("c1")) == good.verdicts  # no sample at hand: nothing to add
+
+
+def test_other_accounts_are_a_bounded_distinct_sample() -> None:
+    from forewarn.processors.draft import OtherAccounts
+
+    others = OtherAccounts([f"Account {n}" for n in range(5000)] + ["", "Account 1"], cap=50)
+    assert len(others.names) == 50 and others.names[:2] == ("Account 0", "Account 1")
+
+
+def test_reader_expectations_hold_a_filled_draft_to_the_skeletons_rules() -> None:
+    from forewarn.processors.validate import validate
+
+    drafter = Drafter(_internal_policy(), "https://status.example.com")
+    inc = sample_incident("initial").model_copy(update={"rule": "outage_window_5m", "signal_ids": ["evt_am_7f3a9c"]})
+    reader = customer("c1", language="de", timezone="Europe/Berlin")
+    words = drafter.skeleton(inc, Channel.sms, "de").for_reader(reader)
+    expect = drafter.reader_expectations(inc, Channel.sms, "de", "Europe/Berlin", ["Initech"])
+    assert validate(words, expect) == []
+    assert "evt_am_7f3a9c" in expect.internal_terms and expect.placeholders == frozenset()
+    assert expect.customer_names == ("Initech",)
+    in_utc = drafter.reader_expectations(inc, Channel.sms, "de", "UTC")
+    assert {v.rule for v in validate(words, in_utc)} == {"facts"}  # the next update, in the wrong zone

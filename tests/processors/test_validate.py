@@ -91,6 +91,15 @@ def test_policy_never_mention_terms_are_caught() -> None:
     assert "internal_host" in rules(with_text(words, "Project Bluebird"), replace(expect, never_mention=("bluebird",)))
 
 
+def test_internal_facts_are_caught_on_whole_words_in_subject_and_text() -> None:
+    words, expect = good()
+    internal = replace(expect, internal_terms=("ledger-db", "outage_window_5m", "evt_am_7f3a9c"))
+    assert validate(words, internal) == []
+    assert rules(with_text(words, "The LEDGER-DB pool is exhausted."), internal) == {"internal_fact"}
+    assert rules(replace(words, subject="outage_window_5m fired"), internal) == {"internal_fact"}
+    assert rules(with_text(words, "Our ledger-dbx and pledger-db are fine."), internal) == set()
+
+
 def test_other_customers_names_are_caught_on_whole_words() -> None:
     words, expect = good()
     names = ("Globex Corporation", "Initech")

@@ -5,6 +5,7 @@ and the approver and edit are in the audit record."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -20,7 +21,15 @@ from forewarn.demo.runner import wait_quiet
 from forewarn.process import WorkerProcess
 from forewarn.publish import Publisher, raw_signal_from_json, read_topic, wait_until
 from forewarn.schemas.codec import decode
-from forewarn.schemas.models import Approval, ApprovalStatus, NotificationCommand
+from forewarn.schemas.models import (
+    Approval,
+    ApprovalStatus,
+    Incident,
+    IncidentKind,
+    NotificationCommand,
+    Phase,
+    Severity,
+)
 
 from .test_skeleton import alertmanager
 
@@ -30,6 +39,12 @@ TOKEN = "console-s3cret"
 POLICY = """
 channels:
   P1: [email]
+  P3: [email]
+services:
+  payments:
+    depends_on: [ledger-db]
+  ledger-db:
+    customer_facing: false
 gates:
   default: never
   categories:
@@ -52,6 +67,28 @@ def gated(settings: Settings, mailbox: Mailbox, tmp_path: Path) -> tuple[Setting
     return settings.model_copy(
         update={"smtp": SmtpSettings(port=mailbox.port), "web_port": free_port(), "console_token": TOKEN}
     ), policy
+
+
+def leaky_version(now: datetime, cause: str) -> Incident:
+    return Incident(
+        incident_id="inc_leak",
+        version=2,
+        dedup_key="payments|eu-west|latency",
+        title="Slow payments in EU-WEST",
+        service="payments",
+        region="eu-west",
+        symptom="latency",
+        phase=Phase.identified,
+        severity=Severity.P3,
+        kind=IncidentKind.local_degradation,
+        change="phase",
+        opened_at=now,
+        updated_at=now,
+        first_signal_at=now,
+        cause=cause,
+        rule="operator:ana",
+        affected_services=["payments"],
+    )
 
 
 def pending(settings: Settings) -> list[Approval]:
@@ -81,13 +118,31 @@ def test_held_p1_draft_is_sent_only_after_approval(
         (held,) = listed.json()["approvals"]
         assert held["command"]["customer_id"] == "c-eu" and "P1" in held["reason"]
 
+        # an edit is held to the draft's own expectations: an internal hostname, or facts left out, are refused
+        env = settings.to_env()
+        text = held["command"]["text"]
+        for bad, verdict in (
+            (
+                text.replace("Our engineers", "Failover to db-03.prod.internal is running. Our engineers"),
+                "internal_host",
+            ),
+            (f"Hello c-eu GmbH,\n\nPayments are failing.\n\n{settings.status_page_url}\n", "facts"),
+        ):
+            refused = tmp_path / "refused.txt"
+            refused.write_text("Subject: Payments are failing in EU-WEST\n" + bad)
+            no = CliRunner().invoke(
+                main,
+                ["approvals", "approve", held["approval_id"], "--edit", str(refused), "--approver", "maria"],
+                env=env,
+            )
+            assert no.exit_code == 1 and "422" in no.output and f"- {verdict}:" in no.output, no.output
+
         edit = tmp_path / "edit.txt"
+        restoring = "Payments in EU-WEST are failing and we are restoring them now."
         edit.write_text(
             "Subject: Payments are failing in EU-WEST\n"
-            "Hello c-eu GmbH,\n\nPayments in EU-WEST are failing and we are restoring them now.\n\n"
-            f"Live updates: {settings.status_page_url}\n"
+            + text.replace("Our engineers are working on it now.", restoring)
         )
-        env = settings.to_env()
         cli = CliRunner().invoke(
             main, ["approvals", "approve", held["approval_id"], "--edit", str(edit), "--approver", "maria"], env=env
         )
@@ -97,11 +152,31 @@ def test_held_p1_draft_is_sent_only_after_approval(
         assert again.exit_code == 1 and "already approved" in again.output
 
         mails = mailbox.wait_for(2, 90, worker.check)
+
+        # a version whose operator-given cause names an internal dependency (published as detection does):
+        # ungated P3, so only validation stops it; it is held with the verdict and refused unedited
+        now = datetime.now(UTC).replace(microsecond=0)
+        cause = "ledger-db connection pool exhausted"
+        publisher.send("incidents", leaky_version(now, cause))
+        publisher.flush()
+        wait_until(
+            lambda: bool(worker.check() or [a for a in pending(settings) if a.incident_id == "inc_leak"]),
+            90,
+            "the held draft of the leaky version",
+        )
+        (leaky,) = [a for a in pending(settings) if a.incident_id == "inc_leak"]
+        assert leaky.category == "validation" and cause in leaky.command.text  # shown to the person, not sent
+        assert "internal_fact: states 'ledger-db'" in " ".join(leaky.verdicts)
+        unchanged = CliRunner().invoke(
+            main, ["approvals", "approve", leaky.approval_id, "--approver", "maria"], env=env
+        )
+        assert unchanged.exit_code == 1 and "internal_fact: states 'ledger-db'" in unchanged.output, unchanged.output
         wait_quiet(settings, worker, 90)
     sent = mails[1]
     assert sent["To"] == "ops@c-eu.example" and sent["Subject"] == "Payments are failing in EU-WEST"
     assert "restoring them now" in sent.get_body(("plain",)).get_content()
-    assert len(mailbox.snapshot()) == 2
+    to_them = [m for m in mailbox.snapshot() if m["To"] == "ops@c-eu.example"]
+    assert to_them == [sent] and not any("ledger-db" in m.as_string() for m in to_them)  # the leak was never sent
 
     commands = [decode(m.value(), NotificationCommand) for m in read_topic(settings, "notify.email")]
     to_customer = [c for c in commands if c.customer_id == "c-eu"]

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 
 from forewarn.policy import Policy
 from forewarn.policy_drafting import Gate
+from forewarn.processors.draft import READER_TIMEZONE, Draft, Drafter
 from forewarn.processors.ids import stable_id
+from forewarn.processors.validate import validate
 from forewarn.schemas.models import (
     Approval,
     ApprovalStatus,
@@ -80,6 +82,22 @@ def edited(command: NotificationCommand, edit: Edit) -> NotificationCommand:
             "draft_version": command.draft_version + 1,
         }
     )
+
+
+def recheck(approval: Approval, incident: Incident, drafter: Drafter) -> list[str]:
+    """Verdicts on an approval's command as it stands (edited or not), under the expectations its
+    draft was written to: the incident version's facts, the tone guide, its internal facts and the
+    reader's language, with the times in the reader's zone. Empty when it may be sent.
+
+    ``incident`` must be the version the draft was written for (``approval.incident_version``).
+    """
+    if (incident.incident_id, incident.version) != (approval.incident_id, approval.incident_version):
+        raise ValueError(f"{approval.approval_id} was drafted for {approval.incident_id} v{approval.incident_version}")
+    cmd = approval.command
+    timezone = cmd.metadata.get(READER_TIMEZONE) or drafter.policy.tone.public_timezone
+    expect = drafter.reader_expectations(incident, cmd.channel, cmd.language, timezone)
+    words = Draft(cmd.template, cmd.subject, cmd.text, cmd.html, cmd.language, cmd.draft_source)
+    return [str(v) for v in validate(words, expect)]
 
 
 def decided(

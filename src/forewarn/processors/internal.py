@@ -3,8 +3,9 @@
 Both are rendered from one ``FactSheet``: the incident version plus what customers are never
 told — the signals and rule behind it, the services it depends on, how many customers of which
 plan and region are affected, and which drafts wait for whose approval. ``internal_terms``
-names the facts from the sheet that must never reach a customer, so the customer side can be
-checked against them (``forewarn.processors.validate``'s ``never_mention``).
+names the facts from the sheet that must never reach a customer; every customer draft is
+checked against the same terms (``forewarn.processors.draft.facts.internal_facts``, the
+validator's ``internal_terms``).
 
 The support team's canned responses are the customer drafts themselves (same templates, same
 facts, the reader's language), addressed to a placeholder reader, so what support says can
@@ -19,6 +20,8 @@ from datetime import datetime
 
 from forewarn.policy import Policy
 from forewarn.processors.draft import Draft
+from forewarn.processors.draft.facts import dependency_chain as dependency_chain
+from forewarn.processors.draft.facts import internal_facts
 from forewarn.processors.ids import stable_id
 from forewarn.schemas.models import (
     AffectedAccount,
@@ -92,28 +95,9 @@ class InternalMessage:
     text: str
 
 
-def dependency_chain(service: str, policy: Policy, affected_services: list[str]) -> tuple[str, ...]:
-    """The service, then what it depends on (transitively, from the policy), then other affected ones."""
-    chain: list[str] = []
-    todo = [service]
-    while todo:
-        name = todo.pop(0)
-        if name in chain:
-            continue
-        chain.append(name)
-        todo.extend(policy.service(name).depends_on)
-    chain.extend(s for s in affected_services if s not in chain)
-    return tuple(chain)
-
-
 def internal_terms(sheet: FactSheet, policy: Policy) -> list[str]:
     """Strings from the sheet that must never appear in a customer-facing message."""
-    incident = sheet.incident
-    terms = [*incident.signal_ids, *sheet.approvers]
-    if incident.rule:
-        terms.append(incident.rule)
-    terms += [s for s in sheet.dependency_chain if not policy.service(s).customer_facing]
-    return sorted({t for t in terms if t and len(t) >= 4})
+    return list(internal_facts(sheet.incident, policy, sheet.approvers, sheet.dependency_chain))
 
 
 def _counts(counts: Mapping[str, int]) -> str:

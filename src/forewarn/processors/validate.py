@@ -235,6 +235,10 @@ class Expectations:
     placeholders: frozenset[str] = frozenset()
     banned_phrases: tuple[str, ...] = ()
     never_mention: tuple[str, ...] = ()
+    #: Internal facts behind the incident (signals, rule, internal services, approvers): matched
+    #: as whole words, case-insensitively (``forewarn.processors.draft.facts.internal_facts``).
+    internal_terms: tuple[str, ...] = ()
+    #: Other customers' names (never the reader's own), matched as whole words.
     customer_names: Collection[str] = ()
     model_written: bool = False
 
@@ -300,20 +304,39 @@ def _leaks(text: str, expect: Expectations) -> Iterable[Verdict]:
             yield Verdict("internal_host", f"mentions {term!r}, which the policy says never to mention")
 
 
-def customer_name_hits(text: str, names: Collection[str]) -> list[str]:
-    """Other customers' names in the text, matched on whole words, case-insensitively."""
-    if not names:
-        return []
+def _internal(text: str, expect: Expectations) -> Iterable[Verdict]:
+    for term in expect.internal_terms:
+        if term and re.search(r"(?<!\w)" + re.escape(term) + r"(?!\w)", text, re.IGNORECASE):
+            yield Verdict("internal_fact", f"states {term!r}, an internal fact (signal, rule, service or approver)")
+
+
+def name_key(name: str) -> str:
+    """How a customer name is compared: its words, lower-cased, single-spaced."""
+    return " ".join(w.lower() for w in _WORD.findall(name))
+
+
+def word_grams(text: str) -> frozenset[str]:
+    """Every run of one to five words of the text, lower-cased (what ``name_key`` is looked up in)."""
     words = [w.lower() for w in _WORD.findall(text)]
-    grams = {" ".join(words[i : i + n]) for n in range(1, 6) for i in range(len(words) - n + 1)}
+    return frozenset(" ".join(words[i : i + n]) for n in range(1, 6) for i in range(len(words) - n + 1))
+
+
+def named(text: str, grams: frozenset[str], keyed: Iterable[tuple[str, str]]) -> list[str]:
+    """The names (given with their ``name_key``) that occur in ``text`` (whose ``word_grams`` are given)."""
     hits = []
-    for name in names:
-        key = " ".join(w.lower() for w in _WORD.findall(name))
+    for name, key in keyed:
         if len(key) < 3:
             continue
         if key in grams or (_CJK.search(name) and name in text):
             hits.append(name)
     return sorted(hits)
+
+
+def customer_name_hits(text: str, names: Collection[str]) -> list[str]:
+    """Other customers' names in the text, matched on whole words, case-insensitively."""
+    if not names:
+        return []
+    return named(text, word_grams(text), ((name, name_key(name)) for name in names))
 
 
 def _facts(text: str, expect: Expectations) -> Iterable[Verdict]:
@@ -359,6 +382,7 @@ def validate(draft: Draft, expect: Expectations) -> list[Verdict]:
     if expect.status_url not in draft.text or (draft.html is not None and expect.status_url not in draft.html):
         verdicts.append(Verdict("link", f"status page link {expect.status_url} missing"))
     verdicts += _leaks(visible, expect)
+    verdicts += _internal(visible, expect)
     hits = customer_name_hits(visible, expect.customer_names)
     if hits:
         verdicts.append(Verdict("other_customer", "names another customer: " + ", ".join(hits)))

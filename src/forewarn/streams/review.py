@@ -15,7 +15,7 @@ from forewarn.config import Settings
 from forewarn.drafting.anthropic_drafter import AnthropicDrafter
 from forewarn.policy import Policy
 from forewarn.processors.audit import AuditTrail
-from forewarn.processors.draft import Drafter, Skeleton
+from forewarn.processors.draft import Drafter, OtherAccounts, Skeleton
 from forewarn.processors.review import Routed, route
 from forewarn.schemas.models import Channel, CustomerSegment, Incident, NotificationCommand
 
@@ -50,10 +50,21 @@ class Review:
         return self.drafter.skeleton(incident, channel, language), {}
 
     async def route(
-        self, incident: Incident, segment: CustomerSegment, command: NotificationCommand, now: datetime
+        self,
+        incident: Incident,
+        segment: CustomerSegment,
+        command: NotificationCommand,
+        now: datetime,
+        others: OtherAccounts | None = None,
     ) -> Routed:
-        """One customer's command, drafted in their language, to its channel topic or held."""
+        """One customer's command, drafted in their language, to its channel topic or held.
+
+        ``others``: other accounts' names at hand (the fan-out chunk's); a draft naming one is not sent.
+        """
         skeleton, detail = await self.skeleton(incident, command.channel, segment.language)
+        skeleton = self.drafter.for_names(skeleton, incident, segment, others)
+        if "names_fallback" in skeleton.detail:  # the model's draft named another customer: the template's instead
+            detail = {**detail, "model_outcome": "fallback", "model_reason": skeleton.detail["names_fallback"]}
         return self._routed(incident, command, skeleton, segment, now, detail)
 
     async def route_public(self, incident: Incident, command: NotificationCommand, now: datetime) -> Routed:

@@ -34,7 +34,7 @@ from forewarn.config import Settings
 from forewarn.policy import CadenceRule
 from forewarn.processors.cadence import IncidentLedger, Note, decide
 from forewarn.processors.deadletter import Rejected
-from forewarn.processors.draft import Draft, command_for, template_for
+from forewarn.processors.draft import Draft, OtherAccounts, command_for, template_for
 from forewarn.processors.public import PUBLIC, due_channels, ledger_id, public_channels, public_command
 from forewarn.processors.segment_index import SegmentIndex
 from forewarn.processors.segments import read_fields, table_entry
@@ -310,7 +310,7 @@ class Targeting:
         """Commands for one chunk of affected customers, acknowledged before this returns."""
         incident, now = request.incident, self.ctx.clock.now()
         since = active_since_s(request, incident.updated_at)
-        sent: list[tuple[str, list[Channel]]] = []
+        readers: list[tuple[str, CustomerSegment, list[Channel]]] = []
         for customer_id in chunk:
             row = self.index.row(partition, customer_id)  # re-read: it may have moved or gone meanwhile
             if row is None or not matches(customer_id, row[0], row[1], request, since):
@@ -322,23 +322,31 @@ class Targeting:
             ]
             # the store itself: one RocksDB read (the table's own get checks membership first: two)
             stored = self.customers.data.get(customer_id.encode()) if channels else None
-            if stored is None:
-                continue
-            segment = decode(stored, CustomerSegment)
+            if stored is not None:
+                readers.append((customer_id, decode(stored, CustomerSegment), channels))
+        # no draft may name another customer: the chunk's other accounts are the names at hand
+        others = OtherAccounts(segment.account_name for _, segment, _ in readers)
+        for _, segment, channels in readers:
             for channel in channels:
-                await self.emit(incident, segment, channel, now)
-            sent.append((customer_id, channels))
+                await self.emit(incident, segment, channel, now, others)
         await self.out.acknowledged()
-        return sent
+        return [(customer_id, channels) for customer_id, _, channels in readers]
 
-    async def emit(self, incident: Incident, segment: CustomerSegment, channel: Channel, now: datetime) -> None:
+    async def emit(
+        self,
+        incident: Incident,
+        segment: CustomerSegment,
+        channel: Channel,
+        now: datetime,
+        others: OtherAccounts | None = None,
+    ) -> None:
         """Draft, build and send one notification command: the one place a command is made."""
         ctx = self.ctx
         # Review drafts the words for the reader's language and replaces all of them, so the command
         # starts blank: a first-cut draft here cost a third of the fan-out and was always discarded.
         blank = Draft(template_for(incident), None, "", None)
         command = command_for(incident, segment, channel, blank, now=now, dry_run=ctx.settings.dry_run)
-        routed = await self.review.route(incident, segment, command, now)  # channel topic, or held for approval
+        routed = await self.review.route(incident, segment, command, now, others)  # channel topic, or held
         self.out.send(routed.topic, routed.key, routed.record)
         self.out.send("audit", routed.audit.audit_id.encode(), routed.audit)
 

@@ -3,6 +3,10 @@
 Both need ``Settings.console_token``: the API as ``Authorization: Bearer <token>``, the console
 through a login form that sets a session cookie. A decision is published to the approvals topic;
 the approvals agent acts on it, so the console and ``forewarn approvals`` behave the same.
+
+An approval (edited or not) is checked with the expectations its draft was written to
+(``processors.approve.recheck``): the held incident version is read back from the incidents
+topic, so an edit is held to the same facts, tone guide, internal facts and language.
 """
 
 from __future__ import annotations
@@ -15,12 +19,11 @@ from typing import Any
 
 from aiohttp import web
 
-from forewarn.processors.approve import Edit, decided
-from forewarn.processors.draft.render import Draft
-from forewarn.processors.validate import Expectations, validate
+from forewarn.processors.approve import Edit, decided, recheck
+from forewarn.processors.draft import Drafter
 from forewarn.publish import read_topic
 from forewarn.schemas.codec import DecodeError, decode
-from forewarn.schemas.models import Approval, ApprovalStatus
+from forewarn.schemas.models import Approval, ApprovalStatus, Incident
 from forewarn.web.server import CONTEXT, WebContext
 
 COOKIE = "forewarn_console"
@@ -83,7 +86,7 @@ async def decide(ctx: WebContext, approval_id: str, action: str, form: dict[str,
     elif action == "approve":
         edit = _edit(found, form)
         record = decided(found, ApprovalStatus.approved, approver, now, edit)
-        verdicts = _verdicts(record, ctx)
+        verdicts = await _verdicts(record, ctx)
         if verdicts:
             raise DecisionError(422, "the draft still fails validation; edit it or reject it", verdicts)
     else:
@@ -102,11 +105,43 @@ def _edit(found: Approval, form: dict[str, Any]) -> Edit | None:
     return Edit(text=text or found.command.text, subject=None if subject is None else str(subject))
 
 
-def _verdicts(record: Approval, ctx: WebContext) -> list[str]:
-    cmd = record.command
-    words = Draft(cmd.template, cmd.subject, cmd.text, cmd.html, cmd.language, cmd.draft_source)
-    expect = Expectations(channel=cmd.channel, language=cmd.language, status_url=ctx.settings.status_page_url)
-    return [str(v) for v in validate(words, expect)]
+def _incident_version(ctx: WebContext, incident_id: str, version: int) -> Incident | None:
+    for message in read_topic(ctx.settings, "incidents"):
+        try:
+            incident = decode(message.value(), Incident)
+        except DecodeError:
+            continue
+        if incident.incident_id == incident_id and incident.version == version:
+            return incident
+    return None
+
+
+async def held_incident(ctx: WebContext, approval: Approval) -> Incident | None:
+    """The incident version a held draft was written for, from the incidents topic."""
+    read = asyncio.get_running_loop().run_in_executor(
+        None, _incident_version, ctx, approval.incident_id, approval.incident_version
+    )
+    try:
+        return await read
+    except TimeoutError as exc:
+        raise web.HTTPServiceUnavailable(text=f"the incidents topic could not be read in full: {exc}") from exc
+
+
+def _drafter(ctx: WebContext) -> Drafter:
+    found = ctx.extras.get("drafter")
+    if not isinstance(found, Drafter):
+        found = ctx.extras["drafter"] = Drafter(ctx.stages.ctx.policy, ctx.settings.status_page_url)
+    return found
+
+
+async def _verdicts(record: Approval, ctx: WebContext) -> list[str]:
+    incident = await held_incident(ctx, record)
+    if incident is None:
+        return [
+            f"facts: {record.incident_id} v{record.incident_version} is not on the incidents topic, "
+            "so the draft cannot be checked against its facts"
+        ]
+    return recheck(record, incident, _drafter(ctx))
 
 
 # ---- JSON API ----------------------------------------------------------------------------

@@ -5,16 +5,26 @@ language) — with ``{account}`` and the times still placeholders — and ``pers
 for each reader. Rendering 300k customers' messages therefore costs a few renders plus string
 substitution, and a model (``forewarn.drafting``) is asked once per version and language, not
 once per customer.
+
+Every skeleton is validated against the incident's internal facts (``facts.internal_facts``:
+signals, rule, internal services, approvers) as well as the tone guide. Other customers' names
+are checked per reader, against a bounded sample the fan-out has at hand (``OtherAccounts``: the
+other accounts of the reader's chunk), on the skeleton's words, so the check costs set lookups,
+not a validation per customer. ``Drafter.reader_expectations`` rebuilds what one reader's filled
+draft must satisfy, for a person's edit of a held draft.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import islice
 
 from forewarn.policy import Policy
 from forewarn.processors.draft.facts import (
+    PLACEHOLDER,
     PLACEHOLDERS,
     TEMPLATES,
     Facts,
@@ -33,7 +43,7 @@ from forewarn.processors.draft.render import (
 from forewarn.processors.ids import notification_id
 from forewarn.processors.sms import plain
 from forewarn.processors.target import recipients
-from forewarn.processors.validate import Expectations, Verdict, validate
+from forewarn.processors.validate import Expectations, Verdict, name_key, named, validate, word_grams
 from forewarn.schemas.models import (
     Channel,
     CustomerSegment,
@@ -45,12 +55,14 @@ from forewarn.schemas.models import (
 __all__ = [
     "CHANNELS",
     "LANGUAGES",
+    "READER_TIMEZONE",
     "TEMPLATES",
     "Catalogue",
     "Draft",
     "DraftError",
     "Drafter",
     "Facts",
+    "OtherAccounts",
     "Skeleton",
     "command_for",
     "draft",
@@ -76,6 +88,60 @@ class Skeleton:
         if self.channel is Channel.sms:
             filled = replace(filled, text=plain(filled.text))
         return filled
+
+    @property
+    def visible(self) -> str:
+        """What a reader sees (subject and text), as the validator reads it."""
+        return "\n".join(t for t in (self.draft.subject, self.draft.text) if t)
+
+    def verdicts_for(self, segment: CustomerSegment | None, others: OtherAccounts | None = None) -> tuple[Verdict, ...]:
+        """The skeleton's verdicts, and whether it names another customer than this reader."""
+        if others is None:
+            return self.verdicts
+        return (*self.verdicts, *others.verdicts(self, segment.account_name if segment is not None else ""))
+
+
+#: At most this many other accounts' names are checked per reader (the fan-out chunk's, capped).
+OTHER_NAMES_MAX = 500
+
+
+class OtherAccounts:
+    """Other customers' names a draft must not state: the accounts the fan-out has at hand (one chunk).
+
+    A bounded sample, not the customer table: a skeleton naming an account is caught for the
+    readers it is drafted with, never by a lookup per customer. Names are keyed once; a skeleton
+    is searched once per sample (set lookups on its word runs); the reader's own name never counts.
+    """
+
+    def __init__(self, names: Iterable[str], cap: int = OTHER_NAMES_MAX) -> None:
+        distinct = islice(dict.fromkeys(n for n in names if n), cap)
+        self.keyed: tuple[tuple[str, str], ...] = tuple((n, name_key(n)) for n in distinct)
+        #: Per skeleton (by identity; kept alive here, so an id is never reused): the names it states.
+        self._found: dict[int, tuple[Skeleton, list[str]]] = {}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.keyed)
+
+    def excluding(self, own: str) -> tuple[str, ...]:
+        """The names to hold a reader's draft to (``Expectations.customer_names``): all but their own."""
+        mine = name_key(own)
+        return tuple(name for name, key in self.keyed if key != mine)
+
+    def named_in(self, skeleton: Skeleton) -> list[str]:
+        memo = self._found.get(id(skeleton))
+        if memo is None:
+            visible = skeleton.visible
+            memo = self._found[id(skeleton)] = (skeleton, named(visible, word_grams(visible), self.keyed))
+        return memo[1]
+
+    def verdicts(self, skeleton: Skeleton, own: str) -> tuple[Verdict, ...]:
+        found = self.named_in(skeleton)
+        if not found:
+            return ()
+        mine = name_key(own)
+        hits = [name for name in found if name_key(name) != mine]
+        return (Verdict("other_customer", "names another customer: " + ", ".join(hits)),) if hits else ()
 
 
 class Drafter:
@@ -122,8 +188,34 @@ class Drafter:
             placeholders=PLACEHOLDERS,
             banned_phrases=tuple(tone.banned_phrases),
             never_mention=tuple(tone.never_mention),
+            internal_terms=facts.never_say,
             model_written=model_written,
         )
+
+    def reader_expectations(
+        self,
+        incident: Incident,
+        channel: Channel,
+        language: str,
+        timezone: str,
+        customer_names: Iterable[str] = (),
+    ) -> Expectations:
+        """What one reader's filled draft must satisfy: the skeleton's expectations with the time
+        facts in the reader's zone and locale, no placeholder left, and other customers' names.
+
+        A person's edit of a held draft is checked against these, so it is held to every rule the
+        drafted words were (facts, tone, internal facts, language), not a cut-down set.
+        """
+        facts = facts_for(incident, self.policy)
+        lang = self.catalogue.language_for(language)
+        expect = self.expectations(facts, channel, lang)
+        values = persona(facts, None, lang, timezone)
+
+        def fill(text: str) -> str:
+            return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+        filled = {fact: tuple(fill(alt) for alt in alts) for fact, alts in expect.facts.items()}
+        return replace(expect, facts=filled, placeholders=frozenset(), customer_names=tuple(customer_names))
 
     def skeleton(self, incident: Incident, channel: Channel, language: str) -> Skeleton:
         lang = self.catalogue.language_for(language)
@@ -134,6 +226,21 @@ class Drafter:
             found = self.checked(facts, self.render(facts, channel, lang), channel)
             _remember(self._skeletons, key, found, self._cache_size)
         return found
+
+    def for_names(
+        self, skeleton: Skeleton, incident: Incident, segment: CustomerSegment, others: OtherAccounts | None
+    ) -> Skeleton:
+        """``skeleton`` for this reader, held to ``others``' names: unchanged when it names none of them
+        (but the reader); a model's that does gives way to the template's; a template's carries the
+        verdict, so it is held for a person like any draft that fails validation."""
+        extra = others.verdicts(skeleton, segment.account_name) if others is not None else ()
+        if not extra:
+            return skeleton
+        if skeleton.draft.source is DraftSource.model:
+            template = self.skeleton(incident, skeleton.channel, segment.language)
+            fallback = self.for_names(template, incident, segment, others)
+            return replace(fallback, detail={**fallback.detail, "names_fallback": "; ".join(map(str, extra))})
+        return replace(skeleton, verdicts=(*skeleton.verdicts, *extra))
 
     def render(self, facts: Facts, channel: Channel, language: str) -> Draft:
         words = self.catalogue.arrange(self.parts(facts, language), facts.template, channel, language, self.status_url)
@@ -152,6 +259,9 @@ def _remember(cache: OrderedDict, key: object, value: object, size: int) -> None
 
 
 _DEFAULT: dict[str, Drafter] = {}
+#: The command's record of the zone its reader's times are shown in, so an edit of a held draft
+#: can be checked for the same times (``Drafter.reader_expectations``).
+READER_TIMEZONE = "reader_timezone"
 
 
 def draft(incident: Incident, segment: CustomerSegment, channel: Channel, status_url: str) -> Draft:
@@ -190,4 +300,5 @@ def command_for(
         dry_run=dry_run,
         signal_at=incident.first_signal_at,
         created_at=now,
+        metadata={READER_TIMEZONE: segment.timezone},
     )

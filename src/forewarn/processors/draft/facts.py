@@ -8,6 +8,7 @@ what lets 300k customers share one rendered (or model-written) draft per channel
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -109,6 +110,9 @@ class Facts:
     flags: tuple[str, ...]
     times: dict[str, datetime] = field(default_factory=dict)
     ongoing: timedelta | None = None
+    #: Internal facts behind the version (``internal_facts``): never rendered, and a draft that
+    #: states one fails validation.
+    never_say: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -122,6 +126,38 @@ class Facts:
                 continue
             out.append(fact)
         return tuple(out)
+
+
+def dependency_chain(service: str, policy: Policy, affected_services: Sequence[str]) -> tuple[str, ...]:
+    """The service, then what it depends on (transitively, from the policy), then other affected ones."""
+    chain: list[str] = []
+    todo = [service]
+    while todo:
+        name = todo.pop(0)
+        if name in chain:
+            continue
+        chain.append(name)
+        todo.extend(policy.service(name).depends_on)
+    chain.extend(s for s in affected_services if s not in chain)
+    return tuple(chain)
+
+
+def internal_facts(
+    incident: Incident,
+    policy: Policy,
+    approvers: Sequence[str] | None = None,
+    chain: Sequence[str] | None = None,
+) -> tuple[str, ...]:
+    """What must never reach a customer: the signals and rule behind a version, the services in its
+    dependency chain that customers do not use, and who approves drafts (the on-call list unless
+    ``approvers`` says otherwise). Terms shorter than four characters are left out (too common)."""
+    if approvers is None:
+        approvers = policy.gates.oncall_emails
+    if chain is None:
+        chain = dependency_chain(incident.service, policy, incident.affected_services)
+    terms = [*incident.signal_ids, *approvers, *([incident.rule] if incident.rule else [])]
+    terms += [s for s in chain if not policy.service(s).customer_facing]
+    return tuple(sorted({t for t in terms if t and len(t) >= 4}))
 
 
 def facts_for(incident: Incident, policy: Policy) -> Facts:
@@ -156,6 +192,7 @@ def facts_for(incident: Incident, policy: Policy) -> Facts:
         flags=tuple(incident.flags),
         times=times,
         ongoing=end - incident.opened_at if end > incident.opened_at else None,
+        never_say=internal_facts(incident, policy),
     )
 
 

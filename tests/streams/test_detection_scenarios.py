@@ -101,7 +101,9 @@ def test_regional_outage_in_one_region_only(replayed: tuple[Settings, list[Incid
     rows = timeline(of(replayed[1], "checkout"))
     assert rows == [
         ("checkout|eu-west|outage", 1, "opened", "investigating", False, "P1", "regional_outage", "14:01", None, ""),
-        ("checkout|eu-west|outage", 2, "resolved", "resolved", False, "P1", "regional_outage", "14:41", None, ""),
+        # the update promised at 14:01 for 14:31 (P1: 30 min), kept though nothing changed
+        ("checkout|eu-west|outage", 2, "progress", "investigating", False, "P1", "regional_outage", "14:31", None, ""),
+        ("checkout|eu-west|outage", 3, "resolved", "resolved", False, "P1", "regional_outage", "14:41", None, ""),
         (
             "checkout|eu-west|availability",
             1,
@@ -117,6 +119,18 @@ def test_regional_outage_in_one_region_only(replayed: tuple[Settings, list[Incid
         (
             "checkout|eu-west|availability",
             2,
+            "progress",
+            "investigating",
+            False,
+            "P1",
+            "regional_outage",
+            "14:32",
+            None,
+            "outage",
+        ),
+        (
+            "checkout|eu-west|availability",
+            3,
             "resolved",
             "resolved",
             False,

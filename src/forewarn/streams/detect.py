@@ -7,11 +7,12 @@ published. Each detection partition also keeps its copy of the maintenance windo
 naming the partition) and tells each window's owner when event time passes.
 
 A group that falls silent still needs time to pass: an alert nobody resolves must become
-customer-visible after ``confirm_after``, an outage with no ETA must be flagged after hours. For
-such groups the worker keeps a due time and a timer estimates the group's event time as its
-latest event time plus the wall time since; once due, a ``clock`` command goes through the
-control topic (tables change only inside a stream). A replay runs far faster than the wall
-clock, so these never fire in one and it decides as the signals alone say.
+customer-visible after ``confirm_after``, an outage with no ETA must be flagged after hours, and
+an update promised to customers must go out when it is due. For such groups the worker keeps a
+due time and a timer estimates the group's event time as its latest event time plus the wall
+time since; once due, a ``clock`` command goes through the control topic (tables change only
+inside a stream). A replay runs far faster than the wall clock, so these never fire in one and
+it decides as the signals alone say.
 """
 
 from __future__ import annotations

@@ -231,7 +231,8 @@ def test_no_eta_after_four_hours_flags_an_extended_outage() -> None:
     h = Harness()
     first = alert(source_ref="fp1")
     h.feed(batch(events=[first]))
-    assert h.feed(batch(events=[first.model_copy(update={"received_at": T0 + timedelta(hours=3)})])) == []
+    (progress,) = h.feed(batch(events=[first.model_copy(update={"received_at": T0 + timedelta(hours=3)})]))
+    assert (progress.change, progress.updated_at, progress.flags) == ("progress", T0 + timedelta(hours=3), [])
     (flagged,) = h.feed(batch(events=[first.model_copy(update={"received_at": T0 + timedelta(hours=4, minutes=9)})]))
     assert flagged.updated_at == T0 + timedelta(hours=4)
     assert {"extended_outage", "executive_note", "sla_credit"} <= set(flagged.flags)
@@ -243,7 +244,8 @@ def test_an_eta_keeps_a_long_outage_from_being_flagged() -> None:
     first = alert(source_ref="fp1")
     (opened,) = h.feed(batch(events=[first]))
     h.detector.apply_command(h.state, command(opened.incident_id, 30, eta=T0 + timedelta(hours=6)))
-    assert h.feed(batch(events=[first.model_copy(update={"received_at": T0 + timedelta(hours=5)})])) == []
+    later = h.feed(batch(events=[first.model_copy(update={"received_at": T0 + timedelta(hours=5)})]))
+    assert [(i.change, i.flags) for i in later] == [("progress", [])]  # the promised update, not a flag
 
 
 def test_maintenance_suppresses_alerts_and_windows_of_the_service_only() -> None:
@@ -291,10 +293,12 @@ def test_time_alone_confirms_a_silent_alert_and_flags_a_long_outage() -> None:
         False,
         T0 + timedelta(minutes=5),
     )
-    assert h.detector.next_due(h.state) == at_ms(240)  # now the extended-outage flag
+    assert h.detector.next_due(h.state) == at_ms(35)  # now the update promised with it (P1: 30 min)
     later = OperatorCommand(command_id="t2", action="clock", issued_at=T0 + timedelta(hours=5))
-    (flagged,) = h.detector.apply_command(h.state, later).incidents
-    assert "extended_outage" in flagged.flags and h.detector.next_due(h.state) is None
+    flagged, progress = h.detector.apply_command(h.state, later).incidents
+    assert "extended_outage" in flagged.flags and flagged.updated_at == T0 + timedelta(hours=4)
+    assert (progress.change, progress.updated_at) == ("progress", T0 + timedelta(hours=5))  # every 15 min now
+    assert h.detector.next_due(h.state) == at_ms(315)
 
 
 def test_severities_the_policy_trusts_are_confirmed_at_once() -> None:

@@ -16,7 +16,8 @@ Lifecycle of one incident (dedup key ``service|region|symptom``):
   when their last alert resolved and no metric rule still breaches; metric incidents after
   ``resolve_after`` clean windows;
 * operators set phase, cause, ETA, or call a false alarm; impact reports re-classify severity;
-* no ETA ``extended_outage_after`` into a customer-visible incident flags an extended outage.
+* no ETA ``extended_outage_after`` into a customer-visible incident flags an extended outage;
+* a promised next update with no version since is kept by a ``progress`` version at its time.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 Times are epoch milliseconds of event time. Each change is published as a new version at
 once (``emit``); ``sweep`` then re-derives what depends on all open incidents of the group
 together — cascade threads and confirmation by a second signal — and publishes what changed.
+
+Every customer-visible version promises the next update (``cadence.Note.of``: the
+severity's interval, the extended-outage one, or a sooner ETA). A promise nobody kept with a
+later version by its time is kept by time alone: a ``progress`` version (no phase change)
+stamped at the promised time, so targeting's cadence lets it through as the promised update.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forewarn.policy import Policy
+from forewarn.processors import cadence
 from forewarn.processors.detect import cascade
 from forewarn.processors.detect.cascade import ServiceGraph
-from forewarn.processors.detect.state import GroupState, Track, from_ms, to_ms
+from forewarn.processors.detect.state import MAX_PROMISES, GroupState, Track, from_ms, to_ms
 from forewarn.processors.detect.versions import EXTENDED_FLAGS, next_version, settled
-from forewarn.schemas.models import Incident, Phase
+from forewarn.schemas.models import Incident, IncidentKind, Phase
 
 
 @dataclass
@@ -61,6 +67,7 @@ class Lifecycle:
         updates.setdefault("internal", not track.confirmed or parent is not None)
         track.incident = next_version(track.incident, self.policy, change, from_ms(at), **updates)
         self.outcome.incidents.append(track.incident)
+        self.promised(track)
 
     def breaching(self, service: str, symptom: str) -> bool:
         h = self.state.rules.get(f"{service}|{symptom}")
@@ -92,6 +99,7 @@ class Lifecycle:
                 update = {"parent_incident_id": parent, "affected_services": affected, "internal": internal}
                 t.incident = settled(inc.model_copy(update=update), self.policy)
                 self.outcome.incidents.append(t.incident)
+                self.promised(t)
             elif (parent, affected, internal) != (inc.parent_incident_id, inc.affected_services, inc.internal):
                 change = "confirmed" if inc.internal and not internal else "update"
                 self.emit(t, change, at, parent_incident_id=parent, affected_services=affected, internal=internal)
@@ -116,10 +124,13 @@ class Lifecycle:
             if not track.confirmed and track.evidence_until - to_ms(track.incident.first_signal_at) >= confirm_after:
                 self.sweep(max(to_ms(track.incident.first_signal_at) + confirm_after, to_ms(track.incident.updated_at)))
             self.flag_extended(track, now)
+            if track.incident.dedup_key in state.tracks:
+                self.keep_promises(track, now)
 
     def next_due(self) -> int | None:
         """The earliest event time at which time alone would change an open incident here
-        (an alert-backed incident confirmed by lasting, a long outage flagged), or None."""
+        (an alert-backed incident confirmed by lasting, a long outage flagged, a promised
+        update due), or None."""
         confirm_after = int(self.rules.confirm_after.total_seconds() * 1000)
         extended_after = int(self.rules.extended_outage_after.total_seconds() * 1000)
         due: list[int] = []
@@ -129,6 +140,8 @@ class Lifecycle:
                 due.append(to_ms(inc.first_signal_at) + confirm_after)
             elif not inc.internal and inc.eta is None and EXTENDED_FLAGS[0] not in inc.flags:
                 due.append(to_ms(inc.opened_at) + extended_after)
+            if promising(inc):
+                due += self.pending(track)[:1]
         return min(due, default=None)
 
     def flag_extended(self, track: Track, now: int) -> None:
@@ -138,3 +151,50 @@ class Lifecycle:
         boundary = to_ms(inc.opened_at) + int(self.rules.extended_outage_after.total_seconds() * 1000)
         if now >= boundary:
             self.emit(track, "update", boundary, flags=sorted({*inc.flags, *EXTENDED_FLAGS}))
+
+    # -- promised updates ------------------------------------------------------------------
+
+    def promise_of(self, incident: Incident) -> int:
+        """When customers told this version were promised the next update (as targeting reckons it)."""
+        return to_ms(cadence.Note.of(incident, self.policy.send_policy.rule(incident.kind)).promised_at)
+
+    def promised(self, track: Track) -> None:
+        """A version went out: promises it came after are kept, and it makes one if customers see it."""
+        inc = track.incident
+        if not promising(inc):
+            return
+        at = to_ms(inc.updated_at)
+        pending = sorted({*(p for p in track.promises if p > at), self.promise_of(inc)})
+        while len(pending) > MAX_PROMISES:  # bounded: the two closest merge into the later one
+            i = min(range(len(pending) - 1), key=lambda k: (pending[k + 1] - pending[k], k))
+            del pending[i]
+        track.promises = pending
+
+    def pending(self, track: Track) -> list[int]:
+        """The promises not yet kept; a track from before promises were kept owes its latest version's."""
+        return track.promises or [self.promise_of(track.incident)]
+
+    def keep_promises(self, track: Track, now: int) -> None:
+        """Event time reached a promised update with no version since: publish a ``progress`` version.
+
+        Stamped at the promise, so replays decide exactly as the live run did. When time jumped
+        past several promises at once (a long silence), only the last one due is published —
+        customers get one current update, not a burst of stale ones."""
+        while promising(track.incident):
+            pending = self.pending(track)
+            if pending[0] > now:
+                return
+            at = pending[0]
+            while (
+                following := self.promise_of(next_version(track.incident, self.policy, "progress", from_ms(at)))
+            ) <= now:
+                at = following
+            self.emit(track, "progress", at)
+
+
+def promising(incident: Incident) -> bool:
+    """Customers were told this version and wait for the next: open, customer-visible, not maintenance
+    (announced work keeps its own schedule)."""
+    return (
+        not incident.internal and incident.phase is not Phase.resolved and incident.kind is not IncidentKind.maintenance
+    )

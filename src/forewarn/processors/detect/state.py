@@ -17,6 +17,7 @@ from forewarn.schemas.models import Incident
 MAX_SEEN = 512
 MAX_TOMBSTONES = 256
 MAX_CLOSED = 32
+MAX_PROMISES = 16
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -64,6 +65,9 @@ class Track(BaseModel):
     confirmed: bool = False
     #: Evidence so far lasted from incident.first_signal_at until here (ms).
     evidence_until: int
+    #: Next updates promised to customers and not yet kept (ms, ascending, at most
+    #: ``MAX_PROMISES``): one per customer-visible version, dropped once a later version came.
+    promises: list[int] = Field(default_factory=list)
 
 
 class GroupState(BaseModel):

@@ -131,9 +131,11 @@ def test_ledger_records_and_restores_compactly() -> None:
     ledger = IncidentLedger(inc.incident_id, 3)
     store: dict[bytes, bytes] = {}
     note = Note.of(inc, RULE)
-    store[ledger.chunk_key(0)] = ledger.record(1, note, [("a", [Channel.email, Channel.inapp]), ("b", [Channel.email])])
+    key, chunk = ledger.record(1, note, [("a", [Channel.email, Channel.inapp]), ("b", [Channel.email])])
+    store[key] = chunk  # under the key the record names: the one restore reads
     later = incident(40, 2, Phase.identified)
-    store[ledger.chunk_key(1)] = ledger.record(2, Note.of(later, RULE), [("a", [Channel.email])])
+    key, chunk = ledger.record(2, Note.of(later, RULE), [("a", [Channel.email])])
+    store[key] = chunk
     store[ledger.head_key] = ledger.head()
     restored = IncidentLedger.restore(inc.incident_id, 3, store[ledger.head_key], store.get)
     for led in (ledger, restored):

@@ -167,8 +167,13 @@ class IncidentLedger:
         note = self.notes.get(version)
         return None if version == 0 or note is None else Told(version, note, state[slot + 1])
 
-    def record(self, version: int, note: Note, sent: Iterable[tuple[str, Iterable[Channel]]]) -> bytes:
-        """Remember the sends of one acknowledged batch; returns the chunk record to persist."""
+    def record(self, version: int, note: Note, sent: Iterable[tuple[str, Iterable[Channel]]]) -> tuple[bytes, bytes]:
+        """Remember the sends of one acknowledged batch; returns the chunk's key and record to persist.
+
+        The key comes with the record because it depends on the chunk count this call advances:
+        a key computed beside the call (``chunk_key(chunks)`` on the assignment's left) is
+        evaluated after it, one past the key ``restore`` reads.
+        """
         self.notes[version] = note
         by_channels: dict[str, list[str]] = {}
         for customer_id, channels in sent:
@@ -176,8 +181,9 @@ class IncidentLedger:
             if names:
                 by_channels.setdefault(names, []).append(customer_id)
         self._apply(version, by_channels)
+        key = self.chunk_key(self.chunks)
         self.chunks += 1
-        return json.dumps({"v": version, "sent": by_channels}, separators=(",", ":")).encode()
+        return key, json.dumps({"v": version, "sent": by_channels}, separators=(",", ":")).encode()
 
     def _apply(self, version: int, by_channels: dict[str, list[str]]) -> None:
         counts = self.notes[version].phase is not Phase.resolved

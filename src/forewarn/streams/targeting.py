@@ -189,8 +189,8 @@ class Targeting:
         if channels:
             await self.public_out.acknowledged()  # before the ledger says so: a crash re-posts (same ids), never skips
             note = Note.of(incident, ctx.policy.send_policy.rule(incident.kind))
-            chunk = ledger.chunk_key(ledger.chunks)  # before ``record`` counts the chunk it returns
-            self.cadence[chunk] = ledger.record(incident.version, note, [(PUBLIC, channels)])
+            chunk_key, chunk_record = ledger.record(incident.version, note, [(PUBLIC, channels)])
+            self.cadence[chunk_key] = chunk_record
             self.cadence[ledger.head_key] = ledger.head()
         if incident.phase is Phase.resolved and (ledger.closed is None or incident.version > ledger.closed):
             self.close(ledger, incident.version)
@@ -263,7 +263,8 @@ class Targeting:
         for chunk in batched(affected, CHUNK):
             sent = await self.fan_out(chunk, partition, request, ledger, rule)
             if sent:
-                self.cadence[ledger.chunk_key(ledger.chunks)] = ledger.record(incident.version, note, sent)
+                chunk_key, chunk_record = ledger.record(incident.version, note, sent)
+                self.cadence[chunk_key] = chunk_record
                 self.cadence[ledger.head_key] = ledger.head()
                 told += sum(len(channels) for _, channels in sent)
         if incident.phase is Phase.resolved:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from factories import customer
@@ -48,17 +49,26 @@ def test_person_approves_a_held_p1_draft_in_the_browser_and_it_is_delivered(sett
             wait_until(lambda: bool(worker.check() or read_topic(live, "approvals")), 90, "a held draft")
             (held,) = [decode(m.value(), Approval) for m in read_topic(live, "approvals")]
             assert mailbox.snapshot() == []
+            base = f"http://127.0.0.1:{live.web_port}"
+
+            def summary_shown() -> bool:
+                page = httpx.get(f"{base}/console/approvals", headers={"Authorization": f"Bearer {TOKEN}"})
+                return bool(worker.check()) or "id='summaries'" in page.text
+
+            wait_until(summary_shown, 90, "the running summary on the console")
 
             browser = Browser(tmp_path / "chromium-profile")
             try:
-                base = f"http://127.0.0.1:{live.web_port}"
                 browser.open(f"{base}/console/approvals")
                 assert browser.url().endswith("/console/login")  # no session: sign in first
                 browser.type("#token", TOKEN)
                 browser.click("#login")
                 assert held.approval_id in browser.text("#approvals")
+                known = browser.text("#summaries")  # the running summary beside the drafts
+                assert "Payments outage in EU-WEST" in known and "Known:" in known and "Not known yet:" in known
                 browser.click(f"a[href='/console/approvals/{held.approval_id}']")
                 assert browser.text("#status") == "pending"
+                assert "Known:" in browser.text(".summary")  # and on the draft's own page
                 browser.type("#approver", "maria")
                 browser.click("#approve")
                 assert "approved" in browser.text("body")

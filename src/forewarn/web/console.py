@@ -21,6 +21,7 @@ from aiohttp import web
 
 from forewarn.processors.approve import Edit, decided, recheck
 from forewarn.processors.draft import Drafter
+from forewarn.processors.incident_room import RoomState
 from forewarn.publish import read_topic
 from forewarn.schemas.codec import DecodeError, decode
 from forewarn.schemas.models import Approval, ApprovalStatus, Incident
@@ -227,8 +228,38 @@ def _console_guard(request: web.Request) -> None:
         raise web.HTTPSeeOther("/console/login")
 
 
+def running_summaries(ctx: WebContext, incident_id: str | None = None) -> list[RoomState]:
+    """The internal side's rooms this worker holds (one, or every open one), with their running summary.
+
+    Read from the room table itself, so the console shows what the war room was last told.
+    """
+    internal = ctx.stages.internal if ctx.stages is not None else None
+    if internal is None:
+        return []
+    if incident_id is not None:
+        stored = internal.rooms.get(incident_id.encode())
+        return [] if stored is None else [RoomState.model_validate_json(stored)]
+    rooms = [RoomState.model_validate_json(value) for value in internal.rooms.values()]
+    shown = [(r.incident, r) for r in rooms if r.incident is not None and not r.closed and r.summary]
+    return [r for i, r in sorted(shown, key=lambda pair: (pair[0].severity.value, pair[0].opened_at))]
+
+
+def _summary_block(room: RoomState) -> str:
+    incident = room.incident
+    if incident is None or not room.summary:
+        return ""
+    head = f"{incident.severity.value} {escape(incident.title)} — {incident.phase.value} (v{incident.version})"
+    return (
+        f"<div class='summary' data-incident='{escape(incident.incident_id, quote=True)}'><h3>{head}</h3>"
+        f"<pre>{escape(room.summary)}</pre></div>"
+    )
+
+
 async def console_list(request: web.Request) -> web.Response:
     _console_guard(request)
+    summaries = "".join(_summary_block(room) for room in running_summaries(request.app[CONTEXT]))
+    if summaries:
+        summaries = f"<h2>Open incidents: what is known</h2><section id='summaries'>{summaries}</section>"
     found = sorted((await approvals(request.app[CONTEXT])).values(), key=lambda a: a.requested_at, reverse=True)
     rows = "".join(
         f"<tr class='{a.status.value}'><td><a href='/console/approvals/{a.approval_id}'>{a.approval_id}</a></td>"
@@ -238,7 +269,9 @@ async def console_list(request: web.Request) -> web.Response:
     )
     head = "<tr><th>id</th><th>status</th><th>sev</th><th>channel</th><th>customer</th><th>lang</th><th>why</th></tr>"
     note = f"<p>{escape(request.query.get('note', ''))}</p>" if request.query.get("note") else ""
-    return _page("Drafts waiting for approval", f"{note}<table id='approvals'>{head}{rows}</table>")
+    return _page(
+        "Drafts waiting for approval", f"{note}{summaries}<h2>Drafts</h2><table id='approvals'>{head}{rows}</table>"
+    )
 
 
 def _detail(a: Approval, error: str = "", verdicts: list[str] | None = None) -> str:
@@ -275,7 +308,8 @@ async def console_detail(request: web.Request) -> web.Response:
     if found is None:
         return _page("Not found", f"<p>No approval {escape(approval_id)}.</p>", 404)
     if request.method == "GET":
-        return _page(f"Draft {approval_id}", _detail(found))
+        known = "".join(_summary_block(room) for room in running_summaries(ctx, found.incident_id))
+        return _page(f"Draft {approval_id}", _detail(found) + known)
     form = dict(await request.post())
     try:
         record = await decide(ctx, approval_id, str(form.get("action", "")), form)

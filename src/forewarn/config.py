@@ -99,6 +99,11 @@ class KafkaSecurity(BaseModel):
 
 
 class SmtpSettings(BaseModel):
+    """The mail relay. ``cafile`` (FOREWARN_SMTP_CAFILE) is a PEM bundle trusted for STARTTLS
+    instead of the system store, for a relay whose certificate a private CA issued."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
+
     host: str = "127.0.0.1"
     port: int = 25
     starttls: bool = False
@@ -106,6 +111,21 @@ class SmtpSettings(BaseModel):
     password: str | None = None
     sender: str = "status@forewarn.example"
     timeout_s: float = 10.0
+    cafile: str | None = None
+
+    @field_validator("cafile", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _cafile_usable(self) -> SmtpSettings:
+        if self.cafile is not None:
+            if not self.starttls:
+                raise ValueError("FOREWARN_SMTP_CAFILE set but FOREWARN_SMTP_STARTTLS is off (nothing would use it)")
+            if not (Path(self.cafile).is_file() and os.access(self.cafile, os.R_OK)):
+                raise ValueError(f"FOREWARN_SMTP_CAFILE={self.cafile} is not a readable file")
+        return self
 
 
 class DeliverySettings(BaseModel):
@@ -282,6 +302,8 @@ class Settings(BaseModel):
             env["FOREWARN_SMTP_USERNAME"] = self.smtp.username
         if self.smtp.password:
             env["FOREWARN_SMTP_PASSWORD"] = self.smtp.password
+        if self.smtp.cafile:
+            env["FOREWARN_SMTP_CAFILE"] = self.smtp.cafile
         for field, var in KAFKA_SECURITY_VARS.items():
             value = getattr(self.kafka_security, field)
             if value:
@@ -328,6 +350,7 @@ class Settings(BaseModel):
                 "username": "FOREWARN_SMTP_USERNAME",
                 "password": "FOREWARN_SMTP_PASSWORD",
                 "sender": "FOREWARN_SMTP_SENDER",
+                "cafile": "FOREWARN_SMTP_CAFILE",
             }.items()
             if v in e
         }

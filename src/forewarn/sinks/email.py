@@ -55,20 +55,47 @@ class EmailSink(Sink):
 
     def _send_blocking(self, msg: EmailMessage) -> ProviderResult:
         s = self.smtp
+        where = f"SMTP {s.host}:{s.port}"
         try:
             with smtplib.SMTP(s.host, s.port, timeout=s.timeout_s) as client:
                 if s.starttls:
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=ssl.create_default_context(cafile=s.cafile))
                 if s.username:
                     client.login(s.username, s.password or "")
                 refused = client.send_message(msg)
         except smtplib.SMTPRecipientsRefused as exc:
             raise SendError(f"all recipients refused: {exc.recipients}", retryable=False) from exc
-        except smtplib.SMTPResponseException as exc:
+        except smtplib.SMTPAuthenticationError as exc:
             raise SendError(
-                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}", retryable=exc.smtp_code in TRANSIENT_SMTP
+                f"{where} refused the login of {s.username!r}: {exc.smtp_code} {_text(exc.smtp_error)}"
+                " (check FOREWARN_SMTP_USERNAME / FOREWARN_SMTP_PASSWORD)",
+                retryable=exc.smtp_code in TRANSIENT_SMTP,
+            ) from exc
+        except smtplib.SMTPResponseException as exc:
+            hint = " (the relay wants STARTTLS: set FOREWARN_SMTP_STARTTLS=true)" if _wants_tls(exc, s) else ""
+            raise SendError(
+                f"SMTP {exc.smtp_code}: {exc.smtp_error!r}{hint}", retryable=exc.smtp_code in TRANSIENT_SMTP
+            ) from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            # STARTTLS or AUTH asked for but not offered (AUTH is often offered only after STARTTLS).
+            raise SendError(
+                f"{where}: {exc} (check FOREWARN_SMTP_STARTTLS / FOREWARN_SMTP_USERNAME)", retryable=False
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise SendError(
+                f"{where}: TLS certificate not trusted: {exc.verify_message} (a private CA needs FOREWARN_SMTP_CAFILE)",
+                retryable=False,
             ) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise SendError(f"SMTP {s.host}:{s.port} unreachable: {exc}") from exc
+            raise SendError(f"{where} unreachable: {exc}") from exc
         note = f"; refused {sorted(refused)}" if refused else ""
         return ProviderResult(f"250 accepted by {s.host}:{s.port}{note}", str(msg["Message-ID"]))
+
+
+def _text(answer: bytes | str) -> str:
+    return answer.decode(errors="replace") if isinstance(answer, bytes) else answer
+
+
+def _wants_tls(exc: smtplib.SMTPResponseException, s: SmtpSettings) -> bool:
+    """530 with STARTTLS off: the relay refuses to go on in plain text."""
+    return exc.smtp_code == 530 and not s.starttls

@@ -6,15 +6,17 @@ Regenerate after a deliberate wording change with ``FOREWARN_UPDATE_GOLDEN=1`` a
 from __future__ import annotations
 
 import os
+from html import escape
 from pathlib import Path
 
 import pytest
 
 from forewarn.policy import Policy
-from forewarn.processors.draft import CHANNELS, LANGUAGES, TEMPLATES, Draft, Drafter
+from forewarn.processors.draft import CHANNELS, LANGUAGES, TEMPLATES, Draft, Drafter, template_for
 from forewarn.processors.draft.check import check_templates, sample_incident
+from forewarn.processors.draft.facts import facts_for
 from forewarn.processors.validate import Expectations, validate
-from forewarn.schemas.models import Channel
+from forewarn.schemas.models import Channel, Incident
 
 from .samples import STATUS_URL, reader
 
@@ -30,10 +32,23 @@ def sections(words: Draft, channel: Channel) -> dict[str, str]:
     return {channel.value: words.text}
 
 
-def rendered(template: str, language: str) -> dict[str, str]:
+#: Versions beyond the one sample per template, where a flag changes what a message says.
+VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
+    "resolution_sla_credit": ("resolution", {"flags": ["extended_outage", "executive_note", "sla_credit"]}),
+    "resolution_plain": ("resolution", {"flags": []}),
+    "maintenance_end_sla_credit": ("maintenance_end", {"flags": ["maintenance", "sla_credit"]}),
+}
+
+
+def variant(name: str) -> Incident:
+    template, update = VARIANTS[name]
+    return sample_incident(template).model_copy(update={"incident_id": f"inc_{name}", **update})
+
+
+def rendered(template: str, language: str, incident: Incident | None = None) -> dict[str, str]:
     out: dict[str, str] = {}
     for channel in CHANNELS:
-        skeleton = DRAFTER.skeleton(sample_incident(template), channel, language)
+        skeleton = DRAFTER.skeleton(incident or sample_incident(template), channel, language)
         assert skeleton.verdicts == (), [str(v) for v in skeleton.verdicts]
         out.update(sections(skeleton.for_reader(reader(language)), channel))
     return out
@@ -55,18 +70,45 @@ def from_file(text: str) -> dict[str, str]:
     return {k: v.rstrip() for k, v in parts.items()}
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-@pytest.mark.parametrize("template", TEMPLATES)
-def test_template_matches_golden_in_every_channel(template: str, language: str) -> None:
-    path = GOLDEN / language / f"{template}.txt"
-    parts = rendered(template, language)
+def assert_golden(path: Path, parts: dict[str, str]) -> None:
     if UPDATE or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(as_file(parts), encoding="utf-8")
     golden = from_file(path.read_text(encoding="utf-8"))
     assert set(golden) == {*parts}
     for name, text in parts.items():
-        assert text.rstrip() == golden[name], f"{language}/{template} {name} differs from {path}"
+        assert text.rstrip() == golden[name], f"{name} differs from {path}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_template_matches_golden_in_every_channel(template: str, language: str) -> None:
+    assert_golden(GOLDEN / language / f"{template}.txt", rendered(template, language))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("name", VARIANTS)
+def test_variant_matches_golden_in_every_channel(name: str, language: str) -> None:
+    incident = variant(name)
+    assert template_for(incident) == VARIANTS[name][0]
+    assert_golden(GOLDEN / language / f"{name}.txt", rendered(VARIANTS[name][0], language, incident))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize(
+    ("name", "credit"),
+    [("resolution_sla_credit", True), ("resolution_plain", False), ("maintenance_end_sla_credit", True)],
+)
+def test_sla_credit_paragraph_whenever_a_credit_applies(name: str, credit: bool, language: str) -> None:
+    incident = variant(name)
+    paragraph = DRAFTER.parts(facts_for(incident, DRAFTER.policy), language)["sla_credit"]
+    words = DRAFTER.skeleton(incident, Channel.email, language).for_reader(reader(language))
+    assert (paragraph in words.text) is credit, (name, language)
+    assert words.html is not None and (escape(paragraph) in words.html) is credit
+    # the sample resolution (sla_breach) has it, the sample maintenance end (on time) does not
+    for template, has in (("resolution", True), ("maintenance_end", False)):
+        sample = DRAFTER.skeleton(sample_incident(template), Channel.email, language).for_reader(reader(language))
+        assert (paragraph in sample.text) is has, template
 
 
 @pytest.mark.parametrize("language", LANGUAGES)

@@ -106,6 +106,8 @@ class Facts:
     symptom: str
     status: str
     cause: str
+    #: An SLA credit applies: an SLA breach, or a version detection flagged ``sla_credit`` (an
+    #: extended outage, a maintenance overrun). The resolution and maintenance end then say so.
     sla_breached: bool
     flags: tuple[str, ...]
     times: dict[str, datetime] = field(default_factory=dict)
@@ -160,6 +162,15 @@ def internal_facts(
     return tuple(sorted({t for t in terms if t and len(t) >= 4}))
 
 
+#: Flags under which customers are owed a service credit (``sla_credit``: detection's extended
+#: outage and maintenance overrun; ``sla_breach``: availability below the SLO).
+SLA_CREDIT_FLAGS: frozenset[str] = frozenset({"sla_breach", "sla_credit"})
+
+
+def sla_credit_applies(incident: Incident) -> bool:
+    return incident.kind is IncidentKind.sla_breach or not SLA_CREDIT_FLAGS.isdisjoint(incident.flags)
+
+
 def facts_for(incident: Incident, policy: Policy) -> Facts:
     template = template_for(incident)
     service = policy.service(incident.service).display_name or incident.service.capitalize()
@@ -188,7 +199,7 @@ def facts_for(incident: Incident, policy: Policy) -> Facts:
         symptom=incident.symptom,
         status=status_key(template, incident),
         cause=(incident.cause or "").strip(),
-        sla_breached=incident.kind is IncidentKind.sla_breach or "sla_breach" in incident.flags,
+        sla_breached=sla_credit_applies(incident),
         flags=tuple(incident.flags),
         times=times,
         ongoing=end - incident.opened_at if end > incident.opened_at else None,

@@ -10,7 +10,7 @@ from forewarn.policy import Policy, ServicePolicy
 from forewarn.policy_drafting import GatePolicy
 from forewarn.processors.draft import draft
 from forewarn.processors.incident_room import Room
-from forewarn.processors.internal import CustomerWords
+from forewarn.processors.internal import CustomerDraft, CustomerWords
 from forewarn.schemas.models import (
     AffectedAccount,
     FactKind,
@@ -26,7 +26,7 @@ STATUS_URL = "https://status.example.com"
 
 
 def words() -> CustomerWords:
-    return lambda incident, reader, channel: draft(incident, reader, channel, STATUS_URL)
+    return lambda incident, reader, channel: CustomerDraft(draft(incident, reader, channel, STATUS_URL))
 
 
 def policy() -> Policy:

@@ -13,8 +13,8 @@ from forewarn.processors.briefing import (
     executive_notes,
     is_extended_outage,
 )
-from forewarn.processors.internal import FactSheet
-from forewarn.schemas.models import ApprovalStatus, Channel, Phase, Severity
+from forewarn.processors.internal import CustomerDraft, FactSheet
+from forewarn.schemas.models import ApprovalStatus, Channel, CustomerSegment, Incident, Phase, Severity
 from internal_factories import account, incident, words
 
 POLICY = InternalPolicy()
@@ -66,3 +66,15 @@ def test_executive_notes_go_to_enterprise_accounts_only_and_are_held() -> None:
     assert command.template == "executive_note" and command.approval_id == held.approval_id
     assert command.language == "de" and "acme Ltd" in command.text
     assert executive_notes(sheet, words())[0].approval_id == held.approval_id  # a replay holds the same note
+    assert held.verdicts == []
+
+
+def test_an_executive_note_that_failed_its_checks_is_held_with_the_verdicts() -> None:
+    accounts = (account("acme", "de", "enterprise", enterprise=True),)
+    sheet = FactSheet(incident=incident(3, 245), now=T0 + timedelta(minutes=245), accounts=accounts)
+
+    def leaky(incident_: Incident, reader: CustomerSegment, channel: Channel) -> CustomerDraft:
+        return CustomerDraft(words()(incident_, reader, channel).draft, ("internal_fact: mentions 'pg-cluster-7'",))
+
+    (held,) = executive_notes(sheet, leaky)
+    assert held.status is ApprovalStatus.pending and held.verdicts == ["internal_fact: mentions 'pg-cluster-7'"]

@@ -8,6 +8,7 @@ from factories import T0
 from forewarn.processors.draft import draft
 from forewarn.processors.internal import (
     READER,
+    CustomerDraft,
     FactSheet,
     dependency_chain,
     internal_commands,
@@ -17,7 +18,7 @@ from forewarn.processors.internal import (
     war_room_update,
 )
 from forewarn.processors.validate import Expectations, validate
-from forewarn.schemas.models import Channel
+from forewarn.schemas.models import Channel, CustomerSegment, Incident
 from internal_factories import STATUS_URL, account, incident, policy, words
 
 ACCOUNTS = (
@@ -48,7 +49,7 @@ def sheet(**extra: object) -> FactSheet:
         "dependency_chain": dependency_chain("payments", policy(), i.affected_services),
     }
     fields.update(extra)
-    return FactSheet(**fields)  # type: ignore[arg-type]
+    return FactSheet(**fields)
 
 
 def test_dependency_chain_follows_the_policy_transitively() -> None:
@@ -91,6 +92,23 @@ def test_support_pack_has_the_customer_draft_in_every_language_customers_use() -
     assert "tags: known_issue, inc_1, payments" in pack.text
     assert "Affected accounts (4 listed, 3 more not listed):" in pack.text
     assert "acme Ltd (acme) — enterprise [enterprise], de, eu-west" in pack.text
+
+
+def test_a_canned_response_that_failed_its_checks_is_never_handed_to_support() -> None:
+    """Support pastes these to customers: words the validator refused must not be among them."""
+
+    def checked(incident_: Incident, reader: CustomerSegment, channel: Channel) -> CustomerDraft:
+        base = words()(incident_, reader, channel)
+        failed = ("internal_fact: mentions 'ledger-db'",) if base.draft.language == "fr" else ()
+        return CustomerDraft(base.draft, failed)
+
+    pack = support_pack(sheet(), checked, STATUS_URL)
+    french = draft(incident(), support_reader("fr"), Channel.email, STATUS_URL)
+    assert "--- Canned response (fr): not for customers, it failed its checks: internal_fact: mentions 'ledger-db'" in (
+        pack.text
+    )
+    assert french.text not in pack.text and "--- Canned response (de) ---" in pack.text
+    assert "public reply: the English canned response below" in pack.text  # English passed
 
 
 def test_internal_terms_are_exactly_what_must_stay_inside() -> None:

@@ -118,7 +118,8 @@ def executive_notes(sheet: FactSheet, words: CustomerWords, dry_run: bool = Fals
         if not account.enterprise or not account.emails:
             continue
         reader = reader_of(account)
-        draft = words(incident, reader, Channel.email)
+        checked = words(incident, reader, Channel.email)
+        draft = checked.draft
         approval_id = stable_id(EXECUTIVE_NOTE, incident.incident_id, account.customer_id)
         command = NotificationCommand(
             notification_id="ntf_" + stable_id(EXECUTIVE_NOTE, incident.incident_id, account.customer_id, "email"),
@@ -150,6 +151,7 @@ def executive_notes(sheet: FactSheet, words: CustomerWords, dry_run: bool = Fals
                 category=EXECUTIVE_NOTE,
                 reason=f"extended outage: open {_open_for(sheet)} without an ETA",
                 command=command,
+                verdicts=list(checked.verdicts),  # the approver sees what the checks found
                 requested_at=sheet.now,
             )
         )

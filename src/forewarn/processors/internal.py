@@ -38,9 +38,21 @@ AUDIENCES: tuple[str, ...] = (WAR_ROOM, SUPPORT, LEADERSHIP)
 #: How a canned response addresses the customer until the support agent fills it in.
 READER = "[customer name]"
 
-#: A customer draft for one incident version, reader and channel (``forewarn.processors.draft.draft``
-#: bound to the status page URL).
-CustomerWords = Callable[[Incident, CustomerSegment, Channel], Draft]
+
+@dataclass(frozen=True)
+class CustomerDraft:
+    """Words a customer would read, with the checks they failed (none: fit to send).
+
+    The internal side hands these to people who pass them on (support's canned responses, the
+    executive note held for approval), so the verdicts travel with the words.
+    """
+
+    draft: Draft
+    verdicts: tuple[str, ...] = ()
+
+
+#: A customer draft for one incident version, reader and channel, checked like any customer draft.
+CustomerWords = Callable[[Incident, CustomerSegment, Channel], CustomerDraft]
 
 
 @dataclass(frozen=True)
@@ -167,22 +179,27 @@ def support_reader(language: str) -> CustomerSegment:
     )
 
 
-def canned_responses(sheet: FactSheet, words: CustomerWords) -> dict[str, Draft]:
+def canned_responses(sheet: FactSheet, words: CustomerWords) -> dict[str, CustomerDraft]:
     """One reply per language the affected customers use (English when none are known yet)."""
     languages = sorted(sheet.by_language) or ["en"]
     return {lang: words(sheet.incident, support_reader(lang), Channel.email) for lang in languages}
 
 
-def known_issue_macro(sheet: FactSheet, english: Draft, status_url: str) -> list[str]:
+def known_issue_macro(sheet: FactSheet, english: CustomerDraft, status_url: str) -> list[str]:
     i = sheet.incident
+    reply = (
+        "  public reply: the English canned response below"
+        if not english.verdicts
+        else "  public reply: none — the English draft failed its checks; link the status page instead"
+    )
     return [
         "Helpdesk macro — known issue:",
         f"  title: Known issue: {i.title}",
         f"  tags: known_issue, {i.incident_id}, {i.service}",
         f"  status link: {status_url}",
         "  internal note: linked to incident " + i.incident_id + f" ({i.severity.value}, {i.phase.value})",
-        "  public reply: the English canned response below",
-        f"  subject: {english.subject or i.title}",
+        reply,
+        f"  subject: {english.draft.subject or i.title}",
     ]
 
 
@@ -207,7 +224,12 @@ def support_pack(sheet: FactSheet, words: CustomerWords, status_url: str) -> Int
         *known_issue_macro(sheet, english, status_url),
         "",
     ]
-    for lang, draft in replies.items():
+    for lang, reply in replies.items():
+        if reply.verdicts:  # never hand support words that may not reach a customer
+            failed = "; ".join(reply.verdicts)
+            lines += [f"--- Canned response ({lang}): not for customers, it failed its checks: {failed} ---", ""]
+            continue
+        draft = reply.draft
         lines += [f"--- Canned response ({lang}) ---", *([draft.subject] if draft.subject else []), draft.text, ""]
     lines += account_lines(sheet)
     subject = f"[support] Known issue: {i.title} — {i.phase.value}"

@@ -30,10 +30,10 @@ import faust
 from forewarn.clock import Clock
 from forewarn.drafting.anthropic_summary import AnthropicSummary
 from forewarn.processors.breakdown import breakdown_of
-from forewarn.processors.draft import Draft, Drafter
+from forewarn.processors.draft import Drafter
 from forewarn.processors.ids import stable_id
 from forewarn.processors.incident_room import Room, RoomOutput, RoomState, apply
-from forewarn.processors.internal import internal_commands
+from forewarn.processors.internal import CustomerDraft, internal_commands
 from forewarn.processors.internal_audit import drafted, held, summarised
 from forewarn.processors.target import active_since_s
 from forewarn.schemas.codec import decode
@@ -94,9 +94,10 @@ class Internal:
             dry_run=ctx.settings.dry_run,
         )
 
-    def words(self, incident: Incident, reader: CustomerSegment, channel: Channel) -> Draft:
-        """The customer draft, from the same drafter and policy the customer side uses."""
-        return self.drafter.skeleton(incident, channel, reader.language).for_reader(reader)
+    def words(self, incident: Incident, reader: CustomerSegment, channel: Channel) -> CustomerDraft:
+        """The customer draft and its verdicts, from the same drafter and policy the customer side uses."""
+        skeleton = self.drafter.skeleton(incident, channel, reader.language)
+        return CustomerDraft(skeleton.for_reader(reader), tuple(str(v) for v in skeleton.verdicts))
 
     async def send_fact(self, fact: InternalFact, partition: int | None = None) -> None:
         where = fact_partition(fact.incident_id, self.ctx.settings.partitions) if partition is None else partition

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from factories import command
+from factories import T0, command
 from forewarn.config import ChannelSettings
-from forewarn.schemas.models import Channel, NotificationCommand, Phase
+from forewarn.schemas.models import Channel, DeliveryStatus, NotificationCommand, Phase
+from forewarn.sinks.base import Deliverer, RetryPolicy, SqliteDeliveredStore
 from forewarn.sinks.helpdesk import HelpdeskLedger, HelpdeskSink
 from http_recorder import HttpRecorder
 
@@ -69,3 +75,89 @@ async def test_the_ledger_knows_which_incidents_a_customer_is_in(sink: HelpdeskS
     await sink.send(update("c-eu"))
     assert sink.ledger.active_for("c-eu") == [("inc_7", "[P1] Payments outage", 1001)]
     assert sink.ledger.active_for("c-other") == []
+
+
+# -- a multi-call send failing part-way: the retry finishes the job without a second ticket ------
+
+
+def deliverer(sink: HelpdeskSink, tmp_path: Path, sleep: Callable[[float], Awaitable[None]] | None = None) -> Deliverer:
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    return Deliverer(
+        sink,
+        SqliteDeliveredStore(tmp_path / "delivered.sqlite"),
+        clock=lambda: T0,
+        retry=RetryPolicy(attempts=4),
+        sleep=sleep or no_wait,
+        rng=random.Random(0),
+    )
+
+
+def created(recorder: HttpRecorder) -> list[dict[str, Any]]:
+    return [r.json()["ticket"] for r in recorder.received("/api/v2/tickets.json", method="POST")]
+
+
+async def test_a_failure_after_the_problem_ticket_reuses_it_on_retry(
+    sink: HelpdeskSink, recorder: HttpRecorder, tmp_path: Path
+) -> None:
+    recorder.fail("/api/v2/organizations/search.json", 503)  # problem created, then the lookup fails
+    receipt = await deliverer(sink, tmp_path).deliver(update("c-eu"))
+    assert receipt.status is DeliveryStatus.delivered and receipt.attempts == 2
+    assert [t["type"] for t in created(recorder)] == ["problem", "incident"]
+    assert len(recorder.all_requests("/api/v2/tickets.json")) == 2  # the retry did not even ask again
+    assert sink.ledger.tickets_of("inc_7") == [1001, 1002]
+
+
+async def test_a_linked_ticket_whose_answer_was_lost_is_not_opened_twice(
+    recorder: HttpRecorder, tmp_path: Path
+) -> None:
+    settings = ChannelSettings(helpdesk_url=recorder.url, helpdesk_email="bot@x.example", helpdesk_token="tk")
+    sink = HelpdeskSink(settings, HelpdeskLedger(tmp_path / "helpdesk.sqlite"), timeout_s=0.5)
+    await deliverer(sink, tmp_path).deliver(update("c-eu"))
+    recorder.stall("/api/v2/tickets.json", 1.5)  # c-us's linked ticket is created, the answer times out
+
+    async def once_it_landed(seconds: float) -> None:
+        deadline = time.monotonic() + 10
+        while len(recorder.all_requests("/api/v2/tickets.json")) < 3:
+            assert time.monotonic() < deadline, "the stalled create never landed"
+            await asyncio.sleep(0.05)
+
+    receipt = await deliverer(sink, tmp_path, once_it_landed).deliver(update("c-us"))
+    await sink.close()
+    assert receipt.status is DeliveryStatus.delivered and receipt.attempts == 2
+    assert [t["type"] for t in created(recorder)] == ["problem", "incident", "incident"]  # one per customer
+    retried = recorder.all_requests("/api/v2/tickets.json")[-1]
+    assert retried.replay and retried.headers["Idempotency-Key"] == "forewarn-linked-inc_7-c-us"
+    assert sink.ledger.tickets_of("inc_7") == [1001, 1002, 1003]
+
+
+async def test_a_failed_comment_is_posted_on_the_retry(
+    sink: HelpdeskSink, recorder: HttpRecorder, tmp_path: Path
+) -> None:
+    run = deliverer(sink, tmp_path)
+    await run.deliver(update("c-eu"))
+    recorder.fail("/api/v2/tickets/1001.json", 503)
+    receipt = await run.deliver(update("c-eu", 2, Phase.identified))
+    assert receipt.status is DeliveryStatus.delivered and receipt.attempts == 2
+    (comment,) = recorder.received("/api/v2/tickets/1001.json")
+    assert comment.json()["ticket"]["comment"]["body"] == "forewarn: inc_7 v2 is now identified."
+
+
+async def test_a_failed_solve_is_solved_on_the_retry(
+    sink: HelpdeskSink, recorder: HttpRecorder, tmp_path: Path
+) -> None:
+    run = deliverer(sink, tmp_path)
+    await run.deliver(update("c-eu"))
+    recorder.fail("/api/v2/tickets/update_many.json", 429, retry_after="2")
+    receipt = await run.deliver(update("c-eu", 2, Phase.resolved))
+    assert receipt.status is DeliveryStatus.delivered and receipt.attempts == 2
+    (solve,) = recorder.received("/api/v2/tickets/update_many.json")
+    assert solve.query["ids"] == "1001,1002" and sink.ledger.active_for("c-eu") == []
+
+
+async def test_a_rejected_ticket_is_not_retried(sink: HelpdeskSink, recorder: HttpRecorder, tmp_path: Path) -> None:
+    recorder.fail("/api/v2/tickets.json", 422)
+    receipt = await deliverer(sink, tmp_path).deliver(update("c-eu"))
+    assert receipt.status is DeliveryStatus.failed and receipt.attempts == 1 and "422" in receipt.provider_response
+    assert created(recorder) == [] and sink.ledger.tickets_of("inc_7") == []

@@ -74,6 +74,12 @@ class HelpdeskLedger:
             ).fetchall()
         return [int(r[0]) for r in rows]
 
+    def is_newer(self, incident_id: str, version: int) -> bool:
+        """True if ``version`` is newer than the newest recorded (or none is)."""
+        with self._lock:
+            row = self._db.execute("SELECT version FROM incidents WHERE incident_id = ?", (incident_id,)).fetchone()
+        return row is None or int(row[0]) < version
+
     def note_version(self, incident_id: str, title: str, version: int) -> bool:
         """Record the newest version seen; True if ``version`` is newer than what was recorded."""
         with self._lock:
@@ -200,9 +206,12 @@ class HelpdeskSink(HttpSink):
             )
             self.ledger.add(Ticket(PROBLEM, command.incident_id, "", problem))
             self.ledger.note_version(command.incident_id, _title(command), command.incident_version)
-        elif self.ledger.note_version(command.incident_id, _title(command), command.incident_version):
+        elif self.ledger.is_newer(command.incident_id, command.incident_version):
+            # Recorded only once the comment is in: a failed update is commented again on retry
+            # (updates take no idempotency key, so a lost answer can mean a repeated internal note).
             note = f"forewarn: {command.incident_id} v{command.incident_version} is now {command.phase.value}."
             await self.update_ticket(problem, {"comment": {"body": note, "public": False}})
+            self.ledger.note_version(command.incident_id, _title(command), command.incident_version)
         return problem
 
     async def _solve(self, command: NotificationCommand, problem: int) -> ProviderResult:

@@ -38,6 +38,8 @@ def test_nothing_internal_is_configured_by_default() -> None:
 def test_internal_policy_defaults_and_validation() -> None:
     internal = Policy().internal
     assert internal.briefing_severities == [Severity.P1]
-    assert (internal.briefing_every_minutes, internal.extended_outage_after_minutes) == (60, 240)
+    assert (internal.briefing_every_minutes, internal.executive_note_severities) == (60, [Severity.P1])
+    with pytest.raises(ValueError, match="detection's extended-outage flag"):
+        Policy.model_validate({"internal": {"extended_outage_after_minutes": 240}})  # one rule, in detection
     with pytest.raises(ValueError, match="briefing_every_minutes"):
         Policy.model_validate({"internal": {"briefing_every_minutes": 0}})

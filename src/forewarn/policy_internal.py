@@ -6,7 +6,9 @@ section holds the cadence, which is a company decision like the customer ``send_
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from forewarn.schemas.models import Severity
 
@@ -17,9 +19,8 @@ class InternalPolicy(BaseModel):
     #: Severities whose incidents get an executive briefing while open.
     briefing_severities: list[Severity] = Field(default_factory=lambda: [Severity.P1])
     briefing_every_minutes: PositiveInt = 60
-    #: Open this long without an ETA: the executive note to enterprise customers is drafted
-    #: and held for approval.
-    extended_outage_after_minutes: PositiveInt = 240
+    #: Severities whose extended outages (detection's ``extended_outage`` flag: no ETA after
+    #: ``rules.extended_outage_after``) draft the executive note to enterprise customers, held for approval.
     executive_note_severities: list[Severity] = Field(default_factory=lambda: [Severity.P1])
     #: Affected accounts listed per customer-table partition (enterprise first); the rest are counted.
     accounts_listed: PositiveInt = 200
@@ -28,3 +29,13 @@ class InternalPolicy(BaseModel):
     breakdown_wait_seconds: PositiveInt = 120
     #: How often the worker's clock ticks the internal side (hourly briefings, extended outages).
     tick_seconds: PositiveInt = 30
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "extended_outage_after_minutes" in data:
+            raise ValueError(
+                "extended_outage_after_minutes is no longer an internal key: the executive note follows"
+                " detection's extended-outage flag, set after rules.extended_outage_after (default 4h)"
+            )
+        return data

@@ -36,12 +36,14 @@ def test_only_open_incidents_of_the_briefed_severities() -> None:
     assert briefing_slot(incident(severity=Severity.P2), T0, InternalPolicy(briefing_severities=[Severity.P2])) == 0
 
 
-def test_extended_outage_is_four_hours_without_an_eta() -> None:
-    i = incident()
-    assert not is_extended_outage(i, T0 + timedelta(minutes=239), POLICY)
-    assert is_extended_outage(i, T0 + timedelta(minutes=240), POLICY)
-    assert not is_extended_outage(incident(eta=T0 + timedelta(hours=5)), T0 + timedelta(hours=5), POLICY)
-    assert not is_extended_outage(incident(severity=Severity.P2), T0 + timedelta(hours=5), POLICY)
+def test_extended_outage_is_detections_flag_without_an_eta() -> None:
+    """Detection decides (no ETA after rules.extended_outage_after, 4 h); the note follows its flag."""
+    flagged = incident(3, 245, flags=["extended_outage"])
+    assert is_extended_outage(flagged, POLICY)
+    assert not is_extended_outage(incident(3, 245), POLICY)  # running long alone is not the verdict
+    assert not is_extended_outage(flagged.model_copy(update={"eta": T0 + timedelta(hours=5)}), POLICY)
+    assert not is_extended_outage(flagged.model_copy(update={"severity": Severity.P2}), POLICY)
+    assert not is_extended_outage(flagged.model_copy(update={"phase": Phase.resolved}), POLICY)
 
 
 def test_briefings_say_how_long_and_what_is_known() -> None:

@@ -48,10 +48,13 @@ def p1_scenario() -> list[InternalFact]:
         breakdown_fact(breakdown(0, 2, (ACME,)), 70),
         breakdown_fact(breakdown(1, 2, (BISTRO,)), 70),
         tick(125),
-        tick(241),
-        incident_fact(incident(3, 250, phase=Phase.resolved, resolved_at=T0 + timedelta(minutes=250))),
-        breakdown_fact(breakdown(0, 3, (ACME,)), 250),
-        breakdown_fact(breakdown(1, 3, (BISTRO,)), 250),
+        # 4 h without an ETA: detection flags the extended outage on a new version
+        incident_fact(incident(3, 241, phase=Phase.identified, change="extended", flags=["extended_outage"])),
+        breakdown_fact(breakdown(0, 3, (ACME,)), 241),
+        breakdown_fact(breakdown(1, 3, (BISTRO,)), 241),
+        incident_fact(incident(4, 250, phase=Phase.resolved, resolved_at=T0 + timedelta(minutes=250))),
+        breakdown_fact(breakdown(0, 4, (ACME,)), 250),
+        breakdown_fact(breakdown(1, 4, (BISTRO,)), 250),
         tick(301),
     ]
 
@@ -69,13 +72,16 @@ def test_a_p1_from_opening_to_resolution() -> None:
         [],
         [("war_room", "v2"), ("support", "identified-v2")],
         [("leadership", "hour-2")],
-        [("leadership", "hour-4"), ("leadership", "extended")],  # hour 3 was never reached by a tick
+        [],  # the flagged version waits for its impact
+        [],
+        # hour 3 was never reached by a tick; the flag drafts the executive note
+        [("war_room", "v3"), ("leadership", "hour-4"), ("leadership", "extended")],
         [],
         [],
-        [("war_room", "v3"), ("support", "resolved-v3"), ("leadership", "resolved"), ("war_room", "resolved")],
+        [("war_room", "v4"), ("support", "resolved-v4"), ("leadership", "resolved"), ("war_room", "resolved")],
         [],  # closed: no more briefings
     ]
-    (held,) = outs[10].holds
+    (held,) = outs[12].holds
     assert held.command.customer_id == "acme" and held.status is ApprovalStatus.pending
     assert state is not None and state.closed
 
@@ -124,7 +130,7 @@ def test_held_drafts_and_their_decisions_show_in_the_next_update() -> None:
         incident_version=1,
         status=ApprovalStatus.pending,
         category="p1_p2",
-        command=next(iter(run(p1_scenario()[:11])[1][10].holds)).command,
+        command=next(iter(run(p1_scenario()[:13])[1][12].holds)).command,
         requested_at=T0,
     )
     fact = InternalFact(fact_id="a1", kind=FactKind.approval, incident_id="inc_1", at=T0, approval=held)

@@ -174,7 +174,8 @@ def test_p1_internal_support_and_executive_messages_on_cadence(
         publisher.flush()
         expect(EXEC, 3, worker)
 
-        publisher.send("incidents", incident(3, 245, t0, phase=Phase.identified))  # 4 h, still no ETA
+        # 4 h, still no ETA: detection flags the extended outage on a new version
+        publisher.send("incidents", incident(3, 245, t0, phase=Phase.identified, flags=["extended_outage"]))
         publisher.flush()
         expect(EXEC, 5, worker)
 

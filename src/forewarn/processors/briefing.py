@@ -5,9 +5,10 @@ an hour later, ...), so whatever drives time — a tick, a late record, a replay
 briefed at most once, and a gap in ticks briefs the current hour instead of every missed one.
 All times are event times passed in.
 
-An outage open ``extended_outage_after_minutes`` without an ETA drafts the executive note
-(the customer template ``executive_note``) for each affected enterprise account and holds it
-for approval: a person decides whether leadership writes to those customers.
+An incident detection flags as an extended outage (no ETA after ``rules.extended_outage_after``,
+the same verdict that tightens the customer cadence) drafts the executive note (the customer
+template ``executive_note``) for each affected enterprise account and holds it for approval: a
+person decides whether leadership writes to those customers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from forewarn.policy_internal import InternalPolicy
+from forewarn.processors import cadence
 from forewarn.processors.ids import stable_id
 from forewarn.processors.internal import LEADERSHIP, CustomerWords, FactSheet, InternalMessage, impact_lines
 from forewarn.processors.target import recipients
@@ -44,14 +46,9 @@ def briefing_slot(incident: Incident, now: datetime, policy: InternalPolicy) -> 
     return int(elapsed / timedelta(minutes=policy.briefing_every_minutes))
 
 
-def is_extended_outage(incident: Incident, now: datetime, policy: InternalPolicy) -> bool:
-    """Open past the policy's limit with no ETA given."""
-    return (
-        incident.severity in policy.executive_note_severities
-        and incident.phase is not Phase.resolved
-        and incident.eta is None
-        and now - incident.opened_at >= timedelta(minutes=policy.extended_outage_after_minutes)
-    )
+def is_extended_outage(incident: Incident, policy: InternalPolicy) -> bool:
+    """Detection's extended-outage verdict (one rule, see ``cadence``), for the severities with a note."""
+    return incident.severity in policy.executive_note_severities and cadence.is_extended_outage(incident)
 
 
 def _open_for(sheet: FactSheet) -> str:

@@ -240,7 +240,7 @@ def _on_time(state: RoomState, room: Room, now: datetime, out: RoomOutput) -> No
     if slot is not None and slot > state.briefed_slot:
         state.briefed_slot = slot
         out.messages.append(executive_briefing(fact_sheet(state, room, now), slot))
-    if not state.executive_notes_held and is_extended_outage(incident, now, policy):
+    if not state.executive_notes_held and is_extended_outage(incident, policy):
         state.executive_notes_held = True
         sheet = fact_sheet(state, room, now)
         holds = executive_notes(sheet, room.words, room.dry_run)

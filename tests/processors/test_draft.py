@@ -1,7 +1,7 @@
 from factories import T0, customer, event
 from forewarn.policy import Policy
 from forewarn.processors.correlate import correlate
-from forewarn.processors.draft import Drafter, command_for, draft, template_for
+from forewarn.processors.draft import TEMPLATES, Drafter, command_for, draft, template_for
 from forewarn.processors.draft.check import check_templates, sample_incident
 from forewarn.processors.draft.render import Catalogue
 from forewarn.schemas.models import Channel
@@ -31,7 +31,7 @@ def test_customer_language_with_english_fallback_and_local_time() -> None:
 
 
 def test_template_choice_follows_the_incident_change() -> None:
-    for name in ("initial", "update", "resolution", "maintenance_scheduled", "false_alarm", "postmortem"):
+    for name in TEMPLATES:
         assert template_for(sample_incident(name)) == name
 
 
@@ -141,3 +141,53 @@ def test_reader_expectations_hold_a_filled_draft_to_the_skeletons_rules() -> Non
     assert expect.customer_names == ("Initech",)
     in_utc = drafter.reader_expectations(inc, Channel.sms, "de", "UTC")
     assert {v.rule for v in validate(words, in_utc)} == {"facts"}  # the next update, in the wrong zone
+
+
+# ---- maintenance: the wording follows where the window is --------------------------------------
+
+
+def test_maintenance_versions_pick_in_window_overrun_and_cancelled_wording() -> None:
+    from datetime import timedelta
+
+    from factories import T0
+    from forewarn.processors.detect import maintenance as m
+    from forewarn.schemas.models import OperatorCommand
+
+    policy = Policy()
+    start, end = T0 + timedelta(hours=2), T0 + timedelta(hours=3)
+    command = OperatorCommand(
+        command_id="c1",
+        action="maintenance_schedule",
+        issued_at=T0,
+        service="api",
+        starts_at=start,
+        ends_at=end,
+        impact="outage",
+    )
+    plan, versions = m.schedule(command, policy)
+    versions += m.advance(plan, T0 + timedelta(hours=6, minutes=10), policy)
+    versions += m.complete(plan, T0 + timedelta(hours=6, minutes=20), policy)
+    assert [(v.change, template_for(v)) for v in versions] == [
+        ("scheduled", "maintenance_scheduled"),
+        ("started", "maintenance_start"),
+        ("overrun", "maintenance_overrun"),
+        ("overrun", "maintenance_overrun"),
+        ("overrun", "maintenance_overrun"),
+        ("update", "maintenance_overrun"),  # 2 h past the planned end: the SLA credit is flagged
+        ("overrun", "maintenance_overrun"),
+        ("completed", "maintenance_end"),
+    ]
+    # an operator's earlier end while the work runs: still in progress, not "scheduled"
+    early, _ = m.schedule(command, policy)
+    *_, revised = m.extend(early, end - timedelta(minutes=20), start + timedelta(minutes=10), policy)
+    assert (revised.change, template_for(revised)) == ("update", "maintenance_start")
+    # called off before it started: cancelled, never "complete"
+    other, _ = m.schedule(command, policy)
+    (cancelled,) = m.cancel(other, T0 + timedelta(minutes=5), policy)
+    assert template_for(cancelled) == "maintenance_cancelled"
+    drafter = Drafter(policy, "https://status.example.com")
+    words = drafter.skeleton(cancelled, Channel.email, "en").for_reader(customer("c1"))
+    assert words.subject == "Maintenance cancelled: Api"
+    assert "has been cancelled" in words.text and "complete" not in words.text.lower()
+    assert "Status: Cancelled" in words.text
+    assert drafter.skeleton(cancelled, Channel.sms, "de").verdicts == ()

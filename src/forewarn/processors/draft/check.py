@@ -49,6 +49,18 @@ _VERSIONS: dict[str, dict[str, Any]] = {
         "resolved_at": _T0 + 50 * _M,
         "cause": "A database failover took longer than expected.",
     },
+    "maintenance_cancelled": {
+        "kind": IncidentKind.maintenance,
+        "severity": Severity.P3,
+        "symptom": "maintenance",
+        "change": "cancelled",
+        "phase": Phase.resolved,
+        "opened_at": _T0 + 2 * 24 * 60 * _M,
+        "updated_at": _T0 + 2 * 24 * 60 * _M,
+        "resolved_at": _T0 + 2 * 24 * 60 * _M,
+        "eta": _T0 + (2 * 24 * 60 + 120) * _M,
+        "next_update_at": None,
+    },
 }
 
 

@@ -27,6 +27,7 @@ TEMPLATES: tuple[str, ...] = (
     "false_alarm",
     "executive_note",
     "postmortem",
+    "maintenance_cancelled",
 )
 #: Time facts a message may show; each is a ``{name}`` (full) and ``{name_short}`` placeholder.
 TIME_FACTS: tuple[str, ...] = ("eta", "next_update", "starts", "ends", "resolved", "opened")
@@ -45,6 +46,7 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     "resolution": ("service", "status"),
     "false_alarm": ("service", "status"),
     "postmortem": ("service", "status"),
+    "maintenance_cancelled": ("service", "status"),
 }
 STATUS_KEYS: tuple[str, ...] = (
     "investigating",
@@ -54,6 +56,7 @@ STATUS_KEYS: tuple[str, ...] = (
     "scheduled",
     "in_progress",
     "completed",
+    "cancelled",
     "false_alarm",
 )
 
@@ -68,11 +71,15 @@ def template_for(incident: Incident) -> str:
     if change in ("extended", "executive_note"):
         return "executive_note"
     if incident.kind is IncidentKind.maintenance:
+        if change == "cancelled":  # called off before it started: nothing was done
+            return "maintenance_cancelled"
         if incident.phase is Phase.resolved:
             return "maintenance_end"
-        if change == "overrun":
-            return "maintenance_overrun"
-        if change in ("started", "phase"):
+        if change == "overrun" or (change == "update" and "sla_credit" in incident.flags):
+            return "maintenance_overrun"  # the credit boundary comes only while work runs past its end
+        if change in ("started", "phase", "update"):
+            # "update": an operator's revised end no later than planned. The version does not say
+            # whether the window has started; detection sends it mostly while work runs.
             return "maintenance_start"
         return "maintenance_scheduled"
     if incident.phase is Phase.resolved:
@@ -86,6 +93,7 @@ def status_key(template: str, incident: Incident) -> str:
         "maintenance_start": "in_progress",
         "maintenance_overrun": "in_progress",
         "maintenance_end": "completed",
+        "maintenance_cancelled": "cancelled",
         "false_alarm": "false_alarm",
         "postmortem": "resolved",
     }.get(template, incident.phase.value)
@@ -186,6 +194,8 @@ def facts_for(incident: Incident, policy: Policy) -> Facts:
         times["starts"] = incident.opened_at
         if incident.eta is not None:
             times["ends"] = incident.eta
+    if template == "maintenance_cancelled":  # no window to state: it will not happen
+        times = {"opened": incident.opened_at}
     end = incident.resolved_at or incident.updated_at
     return Facts(
         incident_id=incident.incident_id,

@@ -36,6 +36,10 @@ class GatePolicy(BaseModel):
         return self.categories.get(category, self.default)
 
 
+#: What customers are told to do when the policy says nothing for the incident's kind.
+DEFAULT_CUSTOMER_ACTION = "Nothing; we will keep them posted."
+
+
 class TonePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -52,6 +56,12 @@ class TonePolicy(BaseModel):
     public_timezone: str = "UTC"
     #: The company's default language: public channels are written in it (English if no template has it).
     default_language: str = "en"
+    #: What customers should do, per category (say ``maintenance: "Pause scheduled exports until
+    #: the window ends."``): the model's fact sheet states it; ``DEFAULT_CUSTOMER_ACTION`` otherwise.
+    customer_action: dict[IncidentKind, str] = Field(default_factory=dict)
 
     def as_mapping(self) -> dict[str, str]:
         return {"company": self.company, "signoff": self.signoff}
+
+    def customer_action_for(self, category: IncidentKind) -> str:
+        return self.customer_action.get(category, "").strip() or DEFAULT_CUSTOMER_ACTION

@@ -112,3 +112,38 @@ def test_model_categories_default_to_none() -> None:
         IncidentKind.regional_outage
         in Policy.model_validate({"tone": {"model_categories": ["regional_outage"]}}).tone.model_categories
     )
+
+
+def test_fact_sheet_says_what_customers_should_do_from_the_policy_per_category() -> None:
+    from forewarn.drafting.anthropic_drafter import fact_sheet
+    from forewarn.policy_drafting import DEFAULT_CUSTOMER_ACTION
+    from forewarn.processors.draft import facts_for
+
+    advice = "Pause scheduled exports until the window ends."
+    policy = Policy.model_validate({"tone": {"customer_action": {"maintenance": advice, "regional_outage": "  "}}})
+    drafter = Drafter(policy, URL)
+    window = fact_sheet(facts_for(sample_incident("maintenance_start"), policy), drafter, "en")
+    outage = fact_sheet(facts_for(sample_incident("initial"), policy), drafter, "en")
+    assert window["what_customers_should_do"] == advice
+    assert outage["what_customers_should_do"] == DEFAULT_CUSTOMER_ACTION == "Nothing; we will keep them posted."
+    plain = fact_sheet(facts_for(sample_incident("maintenance_start"), Policy()), Drafter(Policy(), URL), "en")
+    assert plain["what_customers_should_do"] == DEFAULT_CUSTOMER_ACTION
+    assert set(window) == set(plain)  # the sheet keeps its shape
+
+
+async def test_the_model_is_given_the_policys_customer_action() -> None:
+    advice = "Retry failed payments once the fix is in."
+    recorder = Recorder(anthropic_reply(GOOD))
+    ticks = iter([10.0, 10.25])
+    drafter = AnthropicDrafter(
+        Drafter(Policy.model_validate({"tone": {"customer_action": {"regional_outage": advice}}}), URL),
+        api_key="test-key",
+        model="claude-test",
+        timeout_s=5,
+        transport=httpx2.MockTransport(recorder),
+        clock=lambda: next(ticks),
+    )
+    await drafter.draft(sample_incident("initial"), "en")
+    (message,) = recorder.requests[0]["messages"]
+    sheet = json.loads(message["content"].removeprefix("<fact_sheet>\n").removesuffix("\n</fact_sheet>"))
+    assert sheet["what_customers_should_do"] == advice

@@ -22,7 +22,7 @@ import anthropic
 import httpx2
 
 from forewarn.processors.draft import CHANNELS, Drafter, Facts, Skeleton, facts_for
-from forewarn.schemas.models import Channel, DraftSource, Incident
+from forewarn.schemas.models import Channel, DraftSource, Incident, IncidentKind
 
 PARTS = ("subject", "headline", "body", "short")
 SYSTEM = """You write customer-facing service status messages for a SaaS company.
@@ -66,7 +66,7 @@ def fact_sheet(facts: Facts, drafter: Drafter, language: str) -> dict[str, Any]:
         "impact": parts["impact"],
         "cause": facts.cause or None,
         "sla_credit_applies": facts.sla_breached,
-        "what_customers_should_do": "Nothing; we will keep them posted.",
+        "what_customers_should_do": tone.customer_action_for(IncidentKind(facts.kind)),
         "placeholders": placeholders,
         "tone_guide": tone.guide,
         "banned_phrases": tone.banned_phrases,

@@ -24,7 +24,17 @@ def queries() -> dict[str, str]:
     return {m.group(1): m.group(2) for m in re.finditer(r"^## (.+?)\n.*?```sql\n(.*?)```", text, re.M | re.S)}
 
 
-def incident(iid: str, version: int, severity: Severity, phase: Phase, signal: datetime, at: datetime) -> Incident:
+def incident(
+    iid: str,
+    version: int,
+    severity: Severity,
+    phase: Phase,
+    signal: datetime,
+    at: datetime,
+    *,
+    acked: datetime | None = None,
+    kind: IncidentKind = IncidentKind.regional_outage,
+) -> Incident:
     return Incident(
         incident_id=iid,
         version=version,
@@ -35,16 +45,26 @@ def incident(iid: str, version: int, severity: Severity, phase: Phase, signal: d
         symptom="outage",
         phase=phase,
         severity=severity,
-        kind=IncidentKind.regional_outage,
+        kind=kind,
         change="update",
         opened_at=signal,
         updated_at=at,
         first_signal_at=signal,
         resolved_at=at if phase is Phase.resolved else None,
+        acknowledged_at=acked,
     )
 
 
-def sent(aid: str, iid: str, channel: str, at: datetime, action: str = "delivered", who: str = "r1") -> AuditRecord:
+def sent(
+    aid: str,
+    iid: str,
+    channel: str,
+    at: datetime,
+    action: str = "delivered",
+    who: str = "r1",
+    version: int | None = None,
+) -> AuditRecord:
+    """A delivery receipt's audit row: like the real one it has no severity or kind."""
     return AuditRecord(
         audit_id=aid,
         recorded_at=at,
@@ -54,30 +74,34 @@ def sent(aid: str, iid: str, channel: str, at: datetime, action: str = "delivere
         channel=channel,
         customer_ref=who,
         sent_at=at,
+        incident_version=version,
     )
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
     t = NOW - timedelta(hours=6)
+    minute = timedelta(minutes=1)
     with open_clickhouse(f"chdb://{tmp_path / 'ch'}") as wh:
         migrate(wh)
         store = AuditStore(wh)
         store.write(
             [
-                # P1: resolved after 60 min, first customer told after 120 s
+                # P1: resolved after 60 min, first customer told after 120 s, acknowledged after 240 s
                 incident("inc-a", 1, Severity.P1, Phase.investigating, t, t),
-                incident("inc-a", 2, Severity.P1, Phase.resolved, t, t + timedelta(minutes=60)),
-                # P1: resolved after 30 min, told after 60 s
+                incident("inc-a", 2, Severity.P1, Phase.resolved, t, t + 60 * minute, acked=t + 4 * minute),
+                # P1: resolved after 30 min, told after 60 s, acknowledged after 120 s
                 incident("inc-b", 1, Severity.P1, Phase.investigating, t, t),
-                incident("inc-b", 2, Severity.P1, Phase.resolved, t, t + timedelta(minutes=30)),
-                # P2: still open, told after 300 s
+                incident("inc-b", 2, Severity.P1, Phase.resolved, t, t + 30 * minute, acked=t + 2 * minute),
+                # P2: still open and nobody acknowledged it, told after 300 s; it was a regional outage
+                # when told (version 1), a local degradation since (version 2)
                 incident("inc-c", 1, Severity.P2, Phase.investigating, t, t),
+                incident("inc-c", 2, Severity.P2, Phase.investigating, t, t, kind=IncidentKind.local_degradation),
                 sent("s1", "inc-a", "email", t + timedelta(seconds=120)),
                 sent("s2", "inc-a", "email", t + timedelta(seconds=180), who="r2"),
                 sent("s3", "inc-a", "internal", t + timedelta(seconds=10)),  # internal never counts
                 sent("s4", "inc-b", "sms", t + timedelta(seconds=60)),
-                sent("s5", "inc-c", "email", t + timedelta(seconds=300)),
+                sent("s5", "inc-c", "email", t + timedelta(seconds=300), version=1),
                 sent("s6", "inc-c", "email", t + timedelta(seconds=400), action="dead_lettered", who="r3"),
                 AuditRecord(
                     audit_id="k1",
@@ -112,11 +136,13 @@ def run(wh: Warehouse, title: str) -> list[tuple[object, ...]]:
     return list(wh.query(queries()[title]))
 
 
-def test_the_doc_has_the_four_queries() -> None:
+def test_the_doc_has_the_queries() -> None:
     assert list(queries()) == [
         "MTTR by severity per month",
         "Time to first notification, p50 and p95",
+        "Time to acknowledge, p50 and p95",
         "Messages per channel",
+        "Notifications by severity and kind",
         "Tickets flagged as known issue",
     ]
 
@@ -133,6 +159,26 @@ def test_time_to_first_notification(warehouse: Warehouse) -> None:
     p1 = rows[0]
     assert (p1[2], p1[3]) == (90.0, pytest.approx(117.0))  # interpolated between 60 s and 120 s
     assert rows[1][2:] == (300.0, 300.0)
+
+
+def test_time_to_acknowledge(warehouse: Warehouse) -> None:
+    rows = run(warehouse, "Time to acknowledge, p50 and p95")
+    assert [(s, n, a) for s, n, a, *_ in rows] == [("P1", 2, 2), ("P2", 1, 0)]
+    assert rows[0][3:] == (180.0, 180.0, pytest.approx(234.0))  # mean; 120 s and 240 s interpolated
+    assert rows[1][3:] == (None, None, None)  # nobody acknowledged inc-c: no time is made up
+
+
+def test_notifications_by_severity_and_kind(warehouse: Warehouse) -> None:
+    """Receipts carry neither: they come from the version told (s5), else the latest (s6)."""
+    rows = run(warehouse, "Notifications by severity and kind")
+    assert [r[:5] for r in rows] == [
+        ("P1", "regional_outage", "email", 2, 0),
+        ("P1", "regional_outage", "internal", 1, 0),
+        ("P1", "regional_outage", "sms", 1, 0),
+        ("P2", "local_degradation", "email", 0, 1),
+        ("P2", "regional_outage", "email", 1, 0),
+    ]
+    assert [r[5] for r in rows] == [1, 1, 1, 0, 1]  # incidents notified
 
 
 def test_messages_per_channel(warehouse: Warehouse) -> None:

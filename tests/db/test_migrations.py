@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -19,6 +19,8 @@ from forewarn.db.migrations import (
     migrate,
     pending_migrations,
 )
+from forewarn.schemas.models import Incident, IncidentKind, Phase, Severity
+from forewarn.sinks.clickhouse import INCIDENT_COLUMNS, AuditStore
 
 APPLIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -123,3 +125,48 @@ def test_crlf_checkout_does_not_count_as_tampering(warehouse: Warehouse, migrati
     for path in migrations_dir.iterdir():
         path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     assert migrate(warehouse, load_migrations(migrations_dir)) == []
+
+
+def test_acknowledged_at_arrives_null_for_rows_written_before_it(warehouse: Warehouse) -> None:
+    """0005 adds incidents.acknowledged_at: a version stored by a release without it reads
+    NULL (so no time to acknowledge is made up for it), and the writer, whose columns are the
+    model's fields, inserts the new one alongside."""
+    shipped = load_migrations()
+    migrate(warehouse, [m for m in shipped if m.version < 5])
+    assert "acknowledged_at" not in {name for name, *_ in warehouse.query("DESCRIBE TABLE incidents")}
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    old = Incident(
+        incident_id="inc-old",
+        version=1,
+        dedup_key="payments|eu-west|outage",
+        title="Payments down",
+        service="payments",
+        region="eu-west",
+        symptom="outage",
+        phase=Phase.identified,
+        severity=Severity.P1,
+        kind=IncidentKind.regional_outage,
+        change="phase",
+        opened_at=at,
+        updated_at=at + timedelta(minutes=4),
+        first_signal_at=at,
+    )
+    before = [c for c in INCIDENT_COLUMNS if c != "acknowledged_at"]  # what the old writer sent
+    warehouse.insert("incidents", [[getattr(old, c) for c in before]], before)
+
+    assert [m.label for m in migrate(warehouse)] == ["0005_acknowledged_and_breakdowns"]
+    assert {name: kind for name, kind, *_ in warehouse.query("DESCRIBE TABLE incidents")}["acknowledged_at"] == (
+        "Nullable(DateTime64(3, 'UTC'))"
+    )
+    acked = old.model_copy(
+        update={"incident_id": "inc-new", "version": 2, "acknowledged_at": at + timedelta(minutes=3)}
+    )
+    AuditStore(warehouse).write([acked])
+    rows = warehouse.query(
+        "SELECT incident_id, acknowledged_at, time_to_acknowledge_s, time_to_identify_s "
+        "FROM incident_mttr ORDER BY incident_id"
+    )
+    assert list(rows) == [
+        ("inc-new", at + timedelta(minutes=3), 180.0, 240.0),
+        ("inc-old", None, None, 240.0),
+    ]

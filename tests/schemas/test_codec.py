@@ -40,7 +40,7 @@ from forewarn.schemas import (
     schema_id,
 )
 from forewarn.schemas.codec import schema_dir
-from forewarn.schemas.models import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN
+from forewarn.schemas.models import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, FactKind, InternalFact
 
 REGISTRY = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "registry.json").read_text())["schemas"]
 AT = datetime(2026, 3, 14, 9, 26, 53, 589000, tzinfo=UTC)
@@ -243,7 +243,59 @@ def test_naive_times_are_utc_and_cut_to_the_millisecond() -> None:
 def test_schema_ids_are_the_registry_ids() -> None:
     assert {MODELS[item["name"]]: item["id"] for item in REGISTRY} == {m: schema_id(m) for m in MODELS.values()}
     assert encode(EVENT)[:5] == b"\x00\x00\x00\x00\x02"
-    assert encode(REQUEST)[:5] == b"\x00\x00\x00\x00\x0a"
+    assert encode(INCIDENT)[:5] == b"\x00\x00\x00\x00\x10"  # id 3 before acknowledged_at
+    assert encode(REQUEST)[:5] == b"\x00\x00\x00\x00\x11"
+
+
+# -- old versions (registry.json "history") ------------------------------------------------
+
+_HISTORY = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "registry.json").read_text())["history"]
+
+
+def _old_wire(sid: int, datum: dict[str, Any]) -> bytes:
+    """A record as a producer on the old version wrote it: that id, that schema."""
+    (item,) = [i for i in _HISTORY if i["id"] == sid]
+    named: dict[str, Any] = {}
+    if item["name"] != "io.forewarn.Incident":  # the records carrying an Incident name the old one
+        fastavro.parse_schema(json.loads((schema_dir() / "history" / "incident.3.avsc").read_text()), named)
+        today = parsed_schema(MODELS[item["name"]])["__named_schemas"]
+        own = {item["name"], "io.forewarn.FactKind"}  # the types the old file defines itself
+        named.update({k: v for k, v in today.items() if k not in named and k not in own})
+    schema = fastavro.parse_schema(json.loads((schema_dir() / item["file"]).read_text()), named)
+    out = BytesIO(b"\x00" + sid.to_bytes(4, "big"))
+    out.seek(5)
+    fastavro.schemaless_writer(out, schema, datum)
+    return out.getvalue()
+
+
+def _before_acknowledged_at(incident: Incident) -> dict[str, Any]:
+    body = incident.model_dump()
+    del body["acknowledged_at"]
+    return body
+
+
+def test_an_incident_written_before_acknowledged_at_still_reads() -> None:
+    wire = _old_wire(3, _before_acknowledged_at(INCIDENT))
+    assert decode(wire, Incident) == INCIDENT
+    assert decode_any(wire) == INCIDENT
+    assert decode(wire, Incident).acknowledged_at is None
+    with pytest.raises(DecodeError, match=r"schema id 3 is io\.forewarn\.Incident"):
+        decode(wire, ObservabilityEvent)
+
+
+def test_records_carrying_an_old_incident_still_read() -> None:
+    body = {**REQUEST.model_dump(), "incident": _before_acknowledged_at(INCIDENT)}
+    assert decode(_old_wire(10, body), TargetingRequest) == REQUEST
+    fact = InternalFact(fact_id="f1", kind=FactKind.incident, incident_id="inc_1", at=AT, incident=INCIDENT)
+    old_fact = {**fact.model_dump(), "incident": _before_acknowledged_at(INCIDENT)}
+    assert decode(_old_wire(15, old_fact), InternalFact) == fact
+    assert [i["id"] for i in _HISTORY] == [3, 10, 15]
+
+
+def test_an_acknowledged_incident_round_trips_on_the_new_id() -> None:
+    acked = INCIDENT.model_copy(update={"acknowledged_at": AT + timedelta(minutes=4)})
+    assert decode(encode(acked), Incident) == acked
+    assert decode(encode(acked), Incident).acknowledged_at == AT + timedelta(minutes=4)
 
 
 # -- bad input ----------------------------------------------------------------------------
@@ -300,7 +352,7 @@ def test_empty_and_garbage_bodies_are_undecodable() -> None:
 def test_another_record_type_is_wrong_type() -> None:
     error = _rejects(encode(INCIDENT), ObservabilityEvent)
     assert error.error_type == "wrong_type"
-    assert error.reason == ("schema id 3 is io.forewarn.Incident, expected io.forewarn.ObservabilityEvent (id 2)")
+    assert error.reason == ("schema id 16 is io.forewarn.Incident, expected io.forewarn.ObservabilityEvent (id 2)")
     assert decode_any(encode(INCIDENT)) == INCIDENT
 
 

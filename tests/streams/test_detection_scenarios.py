@@ -25,6 +25,7 @@ from forewarn.schemas.models import DeadLetter, Incident
 from scenario_replay import (
     POLICY_FILE,
     fixture,
+    hhmm,
     publish_recording,
     pure_replay,
     read_incidents,
@@ -182,6 +183,12 @@ def test_pagerduty_trigger_ack_resolve(replayed: tuple[Settings, list[Incident]]
         ("billing|eu-central|outage", 2, "phase", "identified", False, "P1", "regional_outage", "16:06", None, ""),
         ("billing|eu-central|outage", 3, "resolved", "resolved", False, "P1", "regional_outage", "16:31", None, ""),
     ]  # the trigger delivered twice opened one incident
+    # the acknowledge at 16:06 is the time to acknowledge; the resolved version keeps it
+    assert [hhmm(i.acknowledged_at) for i in sorted(of(replayed[1], "billing"), key=lambda i: i.version)] == [
+        None,
+        "16:06",
+        "16:06",
+    ]
 
 
 def test_bad_input_is_dead_lettered_with_reasons(replayed: tuple[Settings, list[Incident]]) -> None:

@@ -90,7 +90,7 @@ def status_command() -> None:
 def sql(query: str, output: str) -> None:
     """Run a read-only SQL query (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) against the audit store.
 
-    Start with the views: incident_mttr, notifications_per_channel.
+    Start with the views: incident_mttr, notifications_per_channel, notifications_by_severity_kind.
     """
     try:
         statement = ensure_read_only(query)

@@ -67,6 +67,9 @@ class _Entry:
     header: bytes
     #: Nested models are not mappings fastavro can read, so only those records need a dump.
     needs_dump: bool
+    #: For an old version (``history`` in registry.json): today's schema, which the body is
+    #: resolved into (fields added since take their defaults). None for the current version.
+    reader: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,15 +120,47 @@ def _load(directory: Path) -> _Registry:
             raise ValueError(f"{directory / 'registry.json'}: id {sid} for {name} is reused or out of range")
         model = MODELS[name]
         if model in by_model:
-            # An old version (schemas/history/) needs reader-schema resolution and its own
-            # named types; nothing needs that yet, so fail loudly rather than misread.
             raise ValueError(
-                f"{directory / 'registry.json'}: {name} is listed twice; the codec cannot read old versions yet"
+                f"{directory / 'registry.json'}: {name} is listed twice; an old version belongs under history"
             )
         _collect_definitions(raw, "", definitions)
         entry = _Entry(sid, name, model, parsed, bytes([MAGIC]) + sid.to_bytes(4, "big"), _nests(model))
         by_id[sid] = by_model[model] = entry
+    _load_history(directory, listing.get("history", []), named, by_id, by_model)
     return _Registry(by_id, by_model, definitions)
+
+
+def _load_history(
+    directory: Path,
+    items: list[dict[str, Any]],
+    named: dict[str, Any],
+    by_id: dict[int, _Entry],
+    by_model: dict[type[Record], _Entry],
+) -> None:
+    """Old versions: read only, each resolved into today's schema of the same name.
+
+    An old file redefines its own named types (and an old record that embeds another old one,
+    such as a TargetingRequest carrying an Incident, names the old one), so old files resolve
+    names among themselves first and fall back to today's types for the rest.
+    """
+    raws = [(item, json.loads((directory / item["file"]).read_text(encoding="utf-8"))) for item in items]
+    redefined: dict[str, tuple[dict[str, Any], str]] = {}
+    for _, raw in raws:
+        _collect_definitions(raw, "", redefined)
+    old_named = {k: v for k, v in named.items() if k not in redefined}
+    for item, raw in raws:
+        where = directory / item["file"]
+        parsed = parse_schema(raw, old_named)
+        sid, name = int(item["id"]), item["name"]
+        if not isinstance(parsed, dict) or parsed.get("name") != name:
+            raise ValueError(f"{where}: an old version of {name} must define that record")
+        current = by_model.get(MODELS[name]) if name in MODELS else None
+        if current is None:
+            raise ValueError(f"{where}: {name} is not a current schema in registry.json")
+        if sid in by_id or not 0 <= sid < 2**32:
+            raise ValueError(f"{directory / 'registry.json'}: id {sid} for {name} is reused or out of range")
+        header = bytes([MAGIC]) + sid.to_bytes(4, "big")
+        by_id[sid] = _Entry(sid, name, current.model, parsed, header, current.needs_dump, current.parsed)
 
 
 def _nests(model: type[BaseModel]) -> bool:
@@ -163,7 +198,7 @@ def decode(data: bytes, model: type[T]) -> T:
     """The record in ``data``, which must be a ``model``; anything else is a DecodeError."""
     expected = _entry(model)
     entry = _framed_entry(data)
-    if entry is not expected:
+    if entry.model is not expected.model:
         raise DecodeError(
             f"schema id {entry.schema_id} is {entry.name}, expected {expected.name} (id {expected.schema_id})",
             "wrong_type",
@@ -195,7 +230,7 @@ def _read_body(data: bytes, entry: _Entry) -> dict[str, Any]:
     stream = BytesIO(data)
     stream.seek(_HEADER_SIZE)
     try:
-        body = cast(dict[str, Any], schemaless_reader(stream, entry.parsed, None))
+        body = cast(dict[str, Any], schemaless_reader(stream, entry.parsed, entry.reader))
     except Exception as exc:  # any failure to parse untrusted bytes is the same verdict
         # fastavro's EOF messages name the stream object, which tells a reader nothing.
         why = "the data ends too early" if isinstance(exc, EOFError) else f"{type(exc).__name__}: {exc}"

@@ -168,6 +168,7 @@ class Incident(Record):
     customer_id: str | None = None
     share_affected: float | None = None
     flags: list[str] = Field(default_factory=list)
+    acknowledged_at: UtcDatetime | None = None
 
 
 class Contacts(Record):

@@ -103,6 +103,43 @@ def test_pagerduty_ack_identifies_and_resolve_closes() -> None:
     ]
     assert [i.version for i in h.published] == sorted(i.version for i in h.published)
     assert h.published[-1].resolved_at == T0 + timedelta(minutes=30)
+    # the first acknowledge is the one that counts; the re-ack at minute 6 does not move it
+    assert [i.acknowledged_at for i in h.published] == [None, T0 + timedelta(minutes=4), T0 + timedelta(minutes=4)]
+
+
+def test_an_operator_taking_the_incident_on_stamps_acknowledged_at_once() -> None:
+    h = Harness()
+    ref = "payments|eu-west|outage"
+    (opened,) = h.feed(batch(events=[alert(source="pagerduty", source_ref=ref)]))
+    assert opened.acknowledged_at is None
+    (cause,) = h.detector.apply_command(h.state, command(opened.incident_id, 2, cause="bad deploy")).incidents
+    assert cause.acknowledged_at is None  # a note without a phase is not taking it on
+    (identified,) = h.detector.apply_command(h.state, command(opened.incident_id, 5, phase=Phase.identified)).incidents
+    assert identified.acknowledged_at == T0 + timedelta(minutes=5)
+    # the page acknowledged later changes nothing: no version, the operator's time stays
+    assert h.feed(batch(events=[alert("acknowledged", minute=7, source="pagerduty", source_ref=ref)])) == []
+    (monitoring,) = h.detector.apply_command(h.state, command(opened.incident_id, 9, phase=Phase.monitoring)).incidents
+    assert monitoring.acknowledged_at == T0 + timedelta(minutes=5)
+
+
+def test_an_operator_resolving_straight_away_stamps_acknowledged_at() -> None:
+    h = Harness()
+    (opened,) = h.feed(batch(events=[alert()]))
+    (resolved,) = h.detector.apply_command(h.state, command(opened.incident_id, 8, phase=Phase.resolved)).incidents
+    assert (resolved.phase, resolved.acknowledged_at) == (Phase.resolved, T0 + timedelta(minutes=8))
+
+
+def test_an_acknowledge_past_investigating_rides_on_the_next_version() -> None:
+    """Identified without anyone acknowledging (here: set directly, as a maintenance window
+    opens identified): the ack publishes nothing, the next version carries its time."""
+    h = Harness()
+    ref = "payments|eu-west|outage"
+    h.feed(batch(events=[alert(source="pagerduty", source_ref=ref)]))
+    track = next(iter(h.state.tracks.values()))
+    track.incident = track.incident.model_copy(update={"phase": Phase.identified})
+    assert h.feed(batch(events=[alert("acknowledged", minute=3, source="pagerduty", source_ref=ref)])) == []
+    (resolved,) = h.feed(batch(events=[alert("resolved", minute=20, source="pagerduty", source_ref=ref)]))
+    assert resolved.acknowledged_at == T0 + timedelta(minutes=3)
 
 
 def test_alertmanager_resolves_when_its_last_alert_resolves() -> None:
@@ -172,6 +209,7 @@ def test_operator_sets_phase_cause_eta_and_resolves() -> None:
     assert (identified.version, identified.change, identified.phase) == (2, "phase", Phase.identified)
     assert (identified.cause, identified.eta, identified.rule) == ("bad deploy", eta, "operator:oncall")
     assert identified.next_update_at == T0 + timedelta(minutes=40)  # P1 cadence: 30 min
+    assert identified.acknowledged_at == T0 + timedelta(minutes=10)  # no page acknowledged: the operator's word
     (monitoring,) = h.detector.apply_command(h.state, command(opened.incident_id, 20, phase=Phase.monitoring)).incidents
     assert monitoring.phase is Phase.monitoring and monitoring.cause == "bad deploy"
     (resolved,) = h.detector.apply_command(h.state, command(opened.incident_id, 30, phase=Phase.resolved)).incidents

@@ -12,7 +12,9 @@ Lifecycle of one incident (dedup key ``service|region|symptom``):
   second signal (another alert, a metric agreeing, another open incident in the same group
   and region), an operator's word, or an explicit critical outage alert;
 * a repeated or duplicate signal updates the open incident without a new version;
-* PagerDuty acknowledge -> identified; PagerDuty resolve -> resolved; other sources resolve
+* PagerDuty acknowledge -> identified, the first one stamping ``acknowledged_at``; an operator
+  moving the phase on (identified, monitoring, resolved) stamps it when no page was acknowledged;
+  PagerDuty resolve -> resolved; other sources resolve
   when their last alert resolved and no metric rule still breaches; metric incidents after
   ``resolve_after`` clean windows;
 * operators set phase, cause, ETA, or call a false alarm; impact reports re-classify severity;
@@ -174,11 +176,24 @@ class _Run(Lifecycle):
         if event.status is SignalStatus.firing:
             self.firing(event, at, track)
         elif event.status is SignalStatus.acknowledged:
-            if track is not None and track.incident.phase is Phase.investigating:
-                self.emit(track, "phase", at, phase=Phase.identified, rule=_signal_rule(event))
+            if track is not None:
+                self.acknowledged(track, event, at)
         else:
             self.resolved(event, at, track)
         self.clock(max(at, to_ms(event.received_at)))
+
+    def acknowledged(self, track: Track, event: ObservabilityEvent, at: int) -> None:
+        """The first acknowledge stamps ``acknowledged_at``; while investigating it also identifies.
+
+        A later acknowledge (a re-ack, another responder) keeps the first time. One that finds
+        the incident past investigating with no stamp yet (identified by a rule) changes
+        nothing customers see, so it rides on the next version instead of publishing one.
+        """
+        stamp = {} if track.incident.acknowledged_at is not None else {"acknowledged_at": from_ms(at)}
+        if track.incident.phase is Phase.investigating:
+            self.emit(track, "phase", at, phase=Phase.identified, rule=_signal_rule(event), **stamp)
+        elif stamp:
+            track.incident = track.incident.model_copy(update=stamp)
 
     def command(self, command: OperatorCommand) -> None:
         if command.command_id in self.state.seen:
@@ -345,6 +360,8 @@ class _Run(Lifecycle):
             value = getattr(command, name)
             if value is not None:
                 updates[name] = value
+        if command.phase not in (None, Phase.investigating) and track.incident.acknowledged_at is None:
+            updates["acknowledged_at"] = from_ms(at)  # taken on by a person, with no page acknowledged
         if command.phase is Phase.resolved:
             self.close(track, "resolved", at, **updates)
             return

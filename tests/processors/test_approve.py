@@ -150,3 +150,28 @@ def test_an_edit_in_another_language_or_with_the_time_left_out_is_refused() -> N
     approved = decided(approval, ApprovalStatus.approved, "maria", T0, Edit(text=german))
     found = {v.split(":")[0] for v in recheck(approved, version, drafter)}
     assert {"language", "facts", "link"} <= found
+
+
+def test_the_approval_audit_keeps_the_drafted_texts_hash_and_the_edited_text() -> None:
+    import hashlib
+
+    from forewarn.processors.audit import EDITED_TEXT_CHARS, approval_audit
+
+    pending = held(command(), sample_incident("initial"), "P1", [], T0)
+    drafted = hashlib.sha256(pending.command.text.encode()).hexdigest()
+    at_hold = approval_audit(pending, "k", T0).detail
+    assert at_hold["edited"] == "false" and at_hold["text_sha256"] == drafted
+    assert "edited_text" not in at_hold and "original_text_sha256" not in at_hold
+    # edited, then edited again and approved: the drafted text's hash survives both edits
+    first = decided(pending, ApprovalStatus.pending, "joe", T0 + timedelta(minutes=1), Edit(text="We are on it."))
+    text = "We are on it, and here is more.\n\n" + "x" * 5000
+    approved = decided(first, ApprovalStatus.approved, "maria", T0 + timedelta(minutes=3), Edit(text, "Payments"))
+    row = approval_audit(approved, "k", T0 + timedelta(minutes=3), "approved")
+    assert row.approver == "maria" and row.draft_version == pending.command.draft_version + 2
+    assert row.detail["edited"] == "true" and row.detail["original_text_sha256"] == drafted
+    assert row.detail["text_sha256"] == hashlib.sha256(text.encode()).hexdigest() != drafted
+    assert row.detail["edited_text"] == text[:EDITED_TEXT_CHARS] and len(row.detail["edited_text"]) == 4000
+    assert row.detail["edited_text_chars"] == str(len(text)) and row.detail["edited_subject"] == "Payments"
+    assert released(approved).text == text  # the audit's bound is not the message's
+    plain = approval_audit(decided(pending, ApprovalStatus.approved, "maria", T0), "k", T0, "approved").detail
+    assert plain["edited"] == "false" and plain["text_sha256"] == drafted and "edited_text" not in plain

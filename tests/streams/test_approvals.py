@@ -4,6 +4,7 @@ and the approver and edit are in the audit record."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -183,6 +184,13 @@ def test_held_p1_draft_is_sent_only_after_approval(
     assert [c.approval_id for c in to_customer] == [held["approval_id"]]  # nothing gated went out unapproved
     with open_clickhouse(settings.clickhouse_dsn, read_only=True) as wh:
         rows = wh.query("SELECT action, approver, detail['edited'] FROM audit FINAL WHERE stage = 'approve'")
+        ((drafted, edited_text, edited_hash),) = wh.query(
+            "SELECT detail['original_text_sha256'], detail['edited_text'], detail['text_sha256'] FROM audit FINAL"
+            f" WHERE stage = 'approve' AND action = 'approved' AND detail['approval_id'] = '{held['approval_id']}'"
+        )
+    # what the approver changed stays on record: the drafted text's hash and the edited text
+    assert drafted == hashlib.sha256(text.encode()).hexdigest() and restoring in edited_text
+    assert edited_hash == hashlib.sha256(edited_text.encode()).hexdigest() != drafted
     actions = {action: (approver, edited) for action, approver, edited in rows}
     assert actions["held"] == (None, "false")
     assert actions["approved"] == ("maria", "true")

@@ -7,6 +7,7 @@ of an approved record, so every such command carries its ``approval_id``.
 
 from __future__ import annotations
 
+import hashlib
 import html
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,9 @@ from forewarn.schemas.models import (
 )
 
 VALIDATION = "validation"
+#: ``metadata`` key an edit leaves on its command: the drafted text's hash (the first edit's
+#: original, kept through later edits), so the audit can say what the approver changed.
+ORIGINAL_TEXT_SHA256 = "original_text_sha256"
 _DECIDED = frozenset({ApprovalStatus.approved, ApprovalStatus.rejected, ApprovalStatus.expired})
 
 
@@ -70,7 +74,12 @@ class Edit:
     subject: str | None = None
 
 
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def edited(command: NotificationCommand, edit: Edit) -> NotificationCommand:
+    original = command.metadata.get(ORIGINAL_TEXT_SHA256) or text_sha256(command.text)
     paragraphs = [p.strip() for p in edit.text.split("\n\n") if p.strip()]
     body = "\n".join("<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
     return command.model_copy(
@@ -80,6 +89,7 @@ def edited(command: NotificationCommand, edit: Edit) -> NotificationCommand:
             "html": None if command.html is None else f"<!doctype html>\n<html>\n<body>\n{body}\n</body>\n</html>\n",
             "draft_source": DraftSource.operator,
             "draft_version": command.draft_version + 1,
+            "metadata": {**command.metadata, ORIGINAL_TEXT_SHA256: original},
         }
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from forewarn.processors.approve import ORIGINAL_TEXT_SHA256, text_sha256
 from forewarn.processors.ids import pseudonymise, stable_id
 from forewarn.schemas.models import Approval, AuditRecord, DeadLetter, DeliveryReceipt, Incident, NotificationCommand
 
@@ -84,9 +85,33 @@ class AuditTrail:
         )
 
 
+#: How much of an edited text an approval row keeps (the compacted approvals topic drops the rest).
+EDITED_TEXT_CHARS = 4000
+
+
 def approval_audit(approval: Approval, pseudonym_key: str, now: datetime, action: str = "held") -> AuditRecord:
-    """One step of a held draft's life (held, reminded, approved, rejected), keyed so a replay lands on the same row."""
+    """One step of a held draft's life (held, reminded, approved, rejected), keyed so a replay lands on the same row.
+
+    Every row carries the hash of the text it is about (``text_sha256``); a row for an edited draft
+    also the drafted text's hash and the edited text (bounded), so what the approver changed stays
+    on record after the compacted approvals topic has dropped the held record."""
     cmd = approval.command
+    detail = {
+        "approval_id": approval.approval_id,
+        "category": approval.category,
+        "reason": approval.reason[:500],
+        "template": cmd.template,
+        "language": cmd.language,
+        "edited": str(approval.edited).lower(),
+        "text_sha256": text_sha256(cmd.text),
+    }
+    if approval.edited:
+        detail.update(
+            original_text_sha256=cmd.metadata.get(ORIGINAL_TEXT_SHA256, ""),
+            edited_text=cmd.text[:EDITED_TEXT_CHARS],
+            edited_text_chars=str(len(cmd.text)),
+            edited_subject=(cmd.subject or "")[:500],
+        )
     return AuditRecord(
         audit_id=stable_id("approve", approval.approval_id, action),
         recorded_at=now,
@@ -105,12 +130,5 @@ def approval_audit(approval: Approval, pseudonym_key: str, now: datetime, action
         draft_version=cmd.draft_version,
         verdicts=list(approval.verdicts),
         approver=approval.approver,
-        detail={
-            "approval_id": approval.approval_id,
-            "category": approval.category,
-            "reason": approval.reason[:500],
-            "template": cmd.template,
-            "language": cmd.language,
-            "edited": str(approval.edited).lower(),
-        },
+        detail=detail,
     )

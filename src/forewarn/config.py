@@ -26,6 +26,17 @@ KAFKA_SECURITY_VARS = {
 }
 
 
+def blank_is_unset(value: object) -> object:
+    """An empty or blank environment variable means the setting is not set (as in shell configs)."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def require_readable(var: str, path: str) -> None:
+    """A CA file must be readable now: at start-up, naming the variable, not at the first handshake."""
+    if not (Path(path).is_file() and os.access(path, os.R_OK)):
+        raise ValueError(f"{var}={path} is not a readable file")
+
+
 class KafkaSecurity(BaseModel):
     """SASL/TLS settings passed through unchanged to every Kafka client.
 
@@ -59,7 +70,7 @@ class KafkaSecurity(BaseModel):
     @field_validator("sasl_username", "sasl_password", "ssl_cafile", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_is_unset(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> KafkaSecurity:
@@ -80,8 +91,7 @@ class KafkaSecurity(BaseModel):
         if self.ssl_cafile is not None:
             if self.protocol not in ("SSL", "SASL_SSL"):
                 raise ValueError(f"{cafile} set but {protocol}={self.protocol} does not use TLS (SSL or SASL_SSL do)")
-            if not (Path(self.ssl_cafile).is_file() and os.access(self.ssl_cafile, os.R_OK)):
-                raise ValueError(f"{cafile}={self.ssl_cafile} is not a readable file")
+            require_readable(cafile, self.ssl_cafile)
         return self
 
     def confluent(self) -> dict[str, str]:
@@ -116,15 +126,14 @@ class SmtpSettings(BaseModel):
     @field_validator("cafile", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_is_unset(value)
 
     @model_validator(mode="after")
     def _cafile_usable(self) -> SmtpSettings:
         if self.cafile is not None:
             if not self.starttls:
                 raise ValueError("FOREWARN_SMTP_CAFILE set but FOREWARN_SMTP_STARTTLS is off (nothing would use it)")
-            if not (Path(self.cafile).is_file() and os.access(self.cafile, os.R_OK)):
-                raise ValueError(f"FOREWARN_SMTP_CAFILE={self.cafile} is not a readable file")
+            require_readable("FOREWARN_SMTP_CAFILE", self.cafile)
         return self
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from pydantic import ValidationError
 
 from forewarn.config import Settings
@@ -217,6 +217,26 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str, inter
         time.sleep(interval_s)
 
 
+#: Answers while partition leadership moves: librdkafka does not flag them retriable here.
+_LEADER_MOVING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE})
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition, deadline: float) -> tuple[int, int]:
+    """Low and high watermark; a retriable broker answer (a leader moving, e.g. NOT_LEADER_FOR_PARTITION
+    while a busy broker rebalances leadership) is asked again until the deadline, not raised at once."""
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            return int(low), int(high)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not (isinstance(error, KafkaError) and (error.retriable() or error.code() in _LEADER_MOVING)):
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def read_topic(settings: Settings, short_topic: str, timeout_s: float = 30.0) -> list[Any]:
     """Every record currently in a topic (from the beginning to the high watermark).
 
@@ -237,8 +257,9 @@ def read_topic(settings: Settings, short_topic: str, timeout_s: float = 30.0) ->
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         ends: dict[int, int] = {}
         tps = []
+        deadline = time.monotonic() + timeout_s
         for p in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            low, high = _watermarks(consumer, TopicPartition(topic, p), deadline)
             if high > low:
                 ends[p] = high
                 tps.append(TopicPartition(topic, p, low))
@@ -246,7 +267,6 @@ def read_topic(settings: Settings, short_topic: str, timeout_s: float = 30.0) ->
             return []
         consumer.assign(tps)
         out: list[Any] = []
-        deadline = time.monotonic() + timeout_s
         while ends:
             if time.monotonic() > deadline:
                 raise TimeoutError(

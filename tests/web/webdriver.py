@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,6 +27,10 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+class StaleElement(RuntimeError):
+    """The element belonged to a page the browser has since left."""
 
 
 def available() -> bool:
@@ -57,6 +62,8 @@ class Browser:
         response = self.http.request(method, path, json=body)
         value = response.json().get("value")
         if response.status_code >= 400:
+            if isinstance(value, dict) and value.get("error") == "stale element reference":
+                raise StaleElement(f"webdriver {method} {path}: stale element")
             raise RuntimeError(f"webdriver {method} {path}: {value}")
         return value
 
@@ -75,11 +82,43 @@ class Browser:
     def type(self, css: str, text: str) -> None:
         self._session("POST", f"/element/{self.find(css)}/value", {"text": text})
 
-    def click(self, css: str) -> None:
+    def click(self, css: str, navigates: bool = True) -> None:
+        """Click, and when the click loads a new page, return only once that page has replaced the old.
+
+        Reading straight after a form submit otherwise races the navigation: the element found may
+        belong to the page being left and go stale under the read (seen once in CI).
+        """
+        before = self.find("html")
         self._session("POST", f"/element/{self.find(css)}/click", {})
+        if navigates:
+            self._until(lambda: self._stale(before) and self._ready(), f"the page after clicking {css!r}")
 
     def text(self, css: str) -> str:
-        return str(self._session("GET", f"/element/{self.find(css)}/text"))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return str(self._session("GET", f"/element/{self.find(css)}/text"))
+            except StaleElement:
+                if time.monotonic() > deadline:
+                    raise
+
+    def _stale(self, element: str) -> bool:
+        try:
+            self._session("GET", f"/element/{element}/name")
+        except StaleElement:
+            return True
+        return False
+
+    def _ready(self) -> bool:
+        script = {"script": "return document.readyState", "args": []}
+        return bool(self._session("POST", "/execute/sync", script) == "complete")
+
+    def _until(self, condition: Callable[[], bool], what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout}s for {what}")
+            time.sleep(0.05)
 
     def url(self) -> str:
         return str(self._session("GET", "/url"))

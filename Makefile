@@ -32,7 +32,7 @@ browser:
 		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 
 test: install browser
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q --durations=15 tests
 
 demo: install
 	$(BIN)/forewarn demo

@@ -56,8 +56,10 @@ def test_policy_that_makes_every_draft_fail_is_refused_at_start_up() -> None:
     policy = Policy.model_validate({"tone": {"banned_phrases": ["we will keep you posted"]}})
     problems = check_templates(policy, "https://s.example")
     assert any("banned_phrase" in p and "en/initial on email" in p for p in problems)
-    helpdesk = Policy.model_validate({"channels": {"P1": ["email", "helpdesk"]}})
-    assert any("no template for channel 'helpdesk'" in p for p in check_templates(helpdesk, "https://s.example"))
+    internal = Policy.model_validate({"channels": {"P1": ["email", "internal"]}})
+    assert any("no template for channel 'internal'" in p for p in check_templates(internal, "https://s.example"))
+    helpdesk = Policy.model_validate({"channels": {"P1": ["email", "helpdesk"]}})  # layouts/helpdesk.j2
+    assert check_templates(helpdesk, "https://s.example") == []
 
 
 # ---- internal facts and other customers never reach a customer draft ---------------------------

@@ -29,6 +29,9 @@ def sections(words: Draft, channel: Channel) -> dict[str, str]:
     if channel is Channel.email:
         assert words.subject is not None and words.html is not None
         return {"email.subject": words.subject, "email.text": words.text, "email.html": words.html}
+    if channel is Channel.helpdesk:
+        assert words.subject is not None
+        return {"helpdesk.subject": words.subject, "helpdesk": words.text}
     return {channel.value: words.text}
 
 

@@ -34,7 +34,11 @@ CHANNELS: tuple[Channel, ...] = (
     Channel.sms,
     Channel.statuspage,
     Channel.social,
+    Channel.helpdesk,
 )
+#: Channels whose messages carry a subject of their own (``layouts/<channel>.subject.j2``): an email's,
+#: and a helpdesk ticket's, which is what support agents see in their queue.
+SUBJECT_CHANNELS: frozenset[Channel] = frozenset({Channel.email, Channel.helpdesk})
 #: Rendered first, in this order, because later blocks (and the messages) use them as variables.
 COMMON_BLOCKS: tuple[str, ...] = (
     "status_label",
@@ -49,6 +53,7 @@ COMMON_BLOCKS: tuple[str, ...] = (
     "facts",
     "facts_short",
     "sla_credit",
+    "helpdesk_intro",
 )
 MESSAGE_PARTS: tuple[str, ...] = ("subject", "headline", "body", "short")
 
@@ -166,8 +171,13 @@ class Catalogue:
                 self._layout("email.html", parts, language, status_url, html=True),
                 language,
             )
+        subject = (
+            self._layout(f"{channel.value}.subject", parts, language, status_url, html=False).strip()
+            if channel in SUBJECT_CHANNELS
+            else None
+        )
         return Draft(
-            template, None, self._layout(channel.value, parts, language, status_url, html=False), None, language
+            template, subject, self._layout(channel.value, parts, language, status_url, html=False), None, language
         )
 
     def render(

@@ -77,6 +77,15 @@ def test_unreadable_duration_is_an_error_on_its_line(tmp_path: Path) -> None:
         load_policy(write(tmp_path, "rules:\n  window: 1m\n  grace: soon\n"))
 
 
+def test_monitor_for_reads_a_duration_and_a_bad_one_names_its_line(tmp_path: Path) -> None:
+    assert load_policy(write(tmp_path, "rules:\n  monitor_for: 15m\n")).rules.monitor_for == timedelta(minutes=15)
+    assert RulesPolicy().monitor_for == timedelta(0)  # unset: signals clearing resolve at once
+    with pytest.raises(PolicyError, match=r"line 3: rules.monitor_for"):
+        load_policy(write(tmp_path, "rules:\n  window: 1m\n  monitor_for: a while\n"))
+    with pytest.raises(PolicyError, match=r"line 2: rules.monitor_for: .*greater than or equal"):
+        load_policy(write(tmp_path, "rules:\n  monitor_for: -60\n"))
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="line 2"):
         load_policy(write(tmp_path, "rules:\n  window: [1m\n"))

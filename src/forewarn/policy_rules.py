@@ -78,6 +78,10 @@ class RulesPolicy(BaseModel):
     #: Hysteresis: consecutive breaching windows to open, consecutive clean ones to resolve.
     open_after: int = Field(default=2, ge=1)
     resolve_after: int = Field(default=3, ge=1)
+    #: When every signal of a customer-visible incident cleared (alerts resolved, rules clean
+    #: after ``resolve_after`` windows), it is ``monitoring`` for this long before it resolves; a
+    #: signal coming back in that time returns it to its phase before. 0: resolve at once.
+    monitor_for: Duration = Field(default=timedelta(0), ge=timedelta(0))
     #: False-positive guard: customers hear once evidence lasted this long or a second signal agrees.
     confirm_after: Duration = Field(default=timedelta(minutes=5), ge=timedelta(0))
     #: A critical explicit outage alert is confirmed at once.

@@ -5,7 +5,8 @@ versions to publish come out; time is only ever the signals' event time (or a co
 ``issued_at``). Signals are applied in the order they arrived; metric samples are windowed by
 event time (see ``windows``), so their arrival order within the grace does not matter.
 
-Lifecycle of one incident (dedup key ``service|region|symptom``):
+Lifecycle of one incident (dedup key ``service|region|symptom``; symptoms meaning the same
+customer impact, ``rules.SAME_IMPACT``, join the one already open):
 
 * opened by a serious firing alert, or by ``open_after`` consecutive breaching windows —
   internal (customers hear nothing) until confirmed: evidence lasting ``confirm_after``, a
@@ -14,9 +15,10 @@ Lifecycle of one incident (dedup key ``service|region|symptom``):
 * a repeated or duplicate signal updates the open incident without a new version;
 * PagerDuty acknowledge -> identified, the first one stamping ``acknowledged_at``; an operator
   moving the phase on (identified, monitoring, resolved) stamps it when no page was acknowledged;
-  PagerDuty resolve -> resolved; other sources resolve
-  when their last alert resolved and no metric rule still breaches; metric incidents after
-  ``resolve_after`` clean windows;
+  PagerDuty resolve -> resolved; otherwise signals clear when the last alert resolved and no
+  metric rule still breaches (metric incidents after ``resolve_after`` clean windows): then it
+  resolves, or with ``rules.monitor_for`` set a customer-visible one is ``monitoring`` until
+  that long passed with no signal back (one coming back returns it to its phase before);
 * operators set phase, cause, ETA, or call a false alarm; impact reports re-classify severity;
 * no ETA ``extended_outage_after`` into a customer-visible incident flags an extended outage;
 * a promised next update with no version since is kept by a ``progress`` version at its time.
@@ -39,7 +41,6 @@ from forewarn.processors.detect.lifecycle import Lifecycle, Outcome
 from forewarn.processors.detect.maintenance import Window, suppressed
 from forewarn.processors.detect.state import GroupState, Hysteresis, Series, Track, from_ms, to_ms
 from forewarn.processors.detect.versions import (
-    dedup_key,
     first_version,
     reclassified,
     with_signal,
@@ -171,8 +172,7 @@ class _Run(Lifecycle):
             return
         state.remember(event.event_id)
         at = to_ms(event.occurred_at)
-        key = dedup_key(event.service, self.region, event.symptom)
-        track = state.tracks.get(key)
+        track = self.track_of(event.service, event.symptom)
         if event.status is SignalStatus.firing:
             self.firing(event, at, track)
         elif event.status is SignalStatus.acknowledged:
@@ -243,6 +243,7 @@ class _Run(Lifecycle):
             return
         track.refs.setdefault(event.source_ref, at)
         track.incident = track.incident.model_copy(update={"signal_ids": with_signal(track.incident, event.event_id)})
+        self.relapsed(track, at, _signal_rule(event))
         flags = sorted({*track.incident.flags, *event.flags})
         if flags != track.incident.flags:
             self.emit(track, "severity", at, flags=flags, rule=_signal_rule(event))
@@ -258,7 +259,7 @@ class _Run(Lifecycle):
         if track.refs.pop(event.source_ref, None) is None:
             return
         if not track.refs and not self.breaching(track.incident.service, track.incident.symptom):
-            self.close(track, "resolved", at, rule=_signal_rule(event))
+            self.cleared(track, at, _signal_rule(event))
 
     def open_from_alert(self, event: ObservabilityEvent, at: int) -> None:
         incident = first_version(
@@ -296,11 +297,9 @@ class _Run(Lifecycle):
             hysteresis.run += 1
             if hysteresis.run >= self.rules.resolve_after:
                 hysteresis.breaching, hysteresis.run, hysteresis.outage, hysteresis.sla_breach = False, 0, False, False
-                track = self.state.tracks.get(dedup_key(service, self.region, symptom))
-                if track is not None and not track.refs:
-                    self.close(
-                        track, "resolved", window.end, rule=f"{metric}: {self.rules.resolve_after} clean windows"
-                    )
+                track = self.track_of(service, symptom)
+                if track is not None and not track.refs and track.quiet_since is None:
+                    self.cleared(track, window.end, f"{metric}: {self.rules.resolve_after} clean windows")
         else:
             hysteresis.run = 0
 
@@ -321,13 +320,13 @@ class _Run(Lifecycle):
         h.outage = h.outage or verdict.outage
         h.sla_breach = h.sla_breach or verdict.sla_breach
         flags = [f for f, on in (("outage", h.outage), ("sla_breach", h.sla_breach)) if on]
-        key = dedup_key(service, self.region, symptom)
-        track = self.state.tracks.get(key)
+        track = self.track_of(service, symptom)
         if track is None:
             if newly:  # a breach someone already closed does not reopen until it clears
                 self.open_from_rule(service, metric, symptom, window, flags, h)
             return
         track.evidence_until = max(track.evidence_until, window.end)
+        self.relapsed(track, window.end, _rule_name(metric, self.rules, service))
         merged = sorted({*track.incident.flags, *flags})
         if merged != track.incident.flags:
             self.emit(track, "severity", window.end, flags=merged, rule=_rule_name(metric, self.rules, service))

@@ -17,10 +17,10 @@ from typing import Any
 
 from forewarn.policy import Policy
 from forewarn.processors import cadence
-from forewarn.processors.detect import cascade
+from forewarn.processors.detect import cascade, rules
 from forewarn.processors.detect.cascade import ServiceGraph
 from forewarn.processors.detect.state import MAX_PROMISES, GroupState, Track, from_ms, to_ms
-from forewarn.processors.detect.versions import EXTENDED_FLAGS, next_version, settled
+from forewarn.processors.detect.versions import EXTENDED_FLAGS, dedup_key, next_version, settled
 from forewarn.schemas.models import Incident, IncidentKind, Phase
 
 
@@ -66,12 +66,72 @@ class Lifecycle:
         parent = updates.get("parent_incident_id", track.incident.parent_incident_id)
         updates.setdefault("internal", not track.confirmed or parent is not None)
         track.incident = next_version(track.incident, self.policy, change, from_ms(at), **updates)
+        if track.incident.phase is not Phase.monitoring:  # a person moved it on: they close it
+            track.quiet_since = track.phase_before = None
         self.outcome.incidents.append(track.incident)
         self.promised(track)
 
+    def track_of(self, service: str, symptom: str) -> Track | None:
+        """The open incident a signal of this symptom speaks for: its own, else one of the same
+        customer impact (an availability breach joins the open outage, and the other way round)."""
+        for candidate in rules.same_impact(symptom):
+            track = self.state.tracks.get(dedup_key(service, self.region, candidate))
+            if track is not None:
+                return track
+        return None
+
     def breaching(self, service: str, symptom: str) -> bool:
-        h = self.state.rules.get(f"{service}|{symptom}")
-        return h is not None and h.breaching
+        """Whether a metric rule of this symptom, or of one meaning the same impact, still breaches."""
+        for candidate in rules.same_impact(symptom):
+            h = self.state.rules.get(f"{service}|{candidate}")
+            if h is not None and h.breaching:
+                return True
+        return False
+
+    # -- signals clear: monitoring, then resolved ------------------------------------------
+
+    def cleared(self, track: Track, at: int, rule: str) -> None:
+        """Every signal of the incident cleared. Customers who were told hear ``monitoring``
+        first when the policy asks for a quiet period (``rules.monitor_for``); it resolves once
+        the period passed with no signal back. Internal incidents were never announced, so
+        there is nothing to watch in public: they resolve at once, as with no quiet period."""
+        if not self.rules.monitor_for or track.incident.internal:
+            self.close(track, "resolved", at, rule=rule)
+            return
+        track.quiet_since = at
+        if track.incident.phase is Phase.monitoring:
+            return  # a person already said it is being watched; only the quiet period starts
+        before = track.incident.phase
+        self.emit(track, "phase", at, phase=Phase.monitoring, rule=rule)
+        track.phase_before = before
+
+    def relapsed(self, track: Track, at: int, rule: str) -> None:
+        """A signal came back while the incident was watched: live again, in its phase before.
+        A person's own ``monitoring`` stays theirs; only the quiet period stops."""
+        if track.quiet_since is None:
+            return
+        before = track.phase_before
+        track.quiet_since = track.phase_before = None
+        if before is not None and track.incident.phase is Phase.monitoring:
+            self.emit(track, "phase", at, phase=before, rule=rule)
+
+    def quiet_until(self, track: Track) -> int | None:
+        if track.quiet_since is None:
+            return None
+        return track.quiet_since + int(self.rules.monitor_for.total_seconds() * 1000)
+
+    def resolve_if_quiet(self, track: Track, now: int) -> bool:
+        """The quiet period passed: resolved at its end, ``resolved_at`` when the signals cleared
+        (the customer impact ended then; watching it is not part of the outage)."""
+        until = self.quiet_until(track)
+        if until is None or now < until:
+            return False
+        assert track.quiet_since is not None
+        self.keep_promises(track, until - 1)  # a promise due while watching went out first
+        minutes = int(self.rules.monitor_for.total_seconds() // 60)
+        rule = f"monitoring: no signal for {minutes} min"
+        self.close(track, "resolved", until, rule=rule, resolved_at=from_ms(track.quiet_since))
+        return True
 
     def sweep(self, at: int, opened: Track | None = None) -> None:
         """Re-derive what depends on all open incidents together: threads and confirmation."""
@@ -123,6 +183,8 @@ class Lifecycle:
                 track.evidence_until = max(track.evidence_until, now)
             if not track.confirmed and track.evidence_until - to_ms(track.incident.first_signal_at) >= confirm_after:
                 self.sweep(max(to_ms(track.incident.first_signal_at) + confirm_after, to_ms(track.incident.updated_at)))
+            if self.resolve_if_quiet(track, now):
+                continue
             self.flag_extended(track, now)
             if track.incident.dedup_key in state.tracks:
                 self.keep_promises(track, now)
@@ -142,6 +204,9 @@ class Lifecycle:
                 due.append(to_ms(inc.opened_at) + extended_after)
             if promising(inc):
                 due += self.pending(track)[:1]
+            quiet = self.quiet_until(track)
+            if quiet is not None:
+                due.append(quiet)
         return min(due, default=None)
 
     def flag_extended(self, track: Track, now: int) -> None:

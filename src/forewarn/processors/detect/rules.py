@@ -14,6 +14,10 @@ from forewarn.schemas.models import ObservabilityEvent
 
 #: metric -> the symptom (and so the dedup key) its windows speak for.
 METRIC_SYMPTOMS = {"error_rate": "error_rate", "latency_p99_ms": "latency", "availability": "availability"}
+#: Symptoms that describe one customer impact, so they are one incident whichever signal came
+#: first: a service an alert calls down is what customers feel when its availability rule
+#: breaches. Errors and slowness stay apart: they hurt differently and resolve on their own.
+SAME_IMPACT: tuple[frozenset[str], ...] = (frozenset({"outage", "availability"}),)
 OPENING_SEVERITIES = frozenset({"critical", "error"})
 #: Flags an alert can carry that say on their own that customers are hurt.
 SERIOUS_FLAGS = frozenset({"outage", "data_loss", "security"})
@@ -24,6 +28,14 @@ class Verdict:
     breach: bool
     outage: bool = False
     sla_breach: bool = False
+
+
+def same_impact(symptom: str) -> tuple[str, ...]:
+    """The symptom itself first (its own incident wins), then those meaning the same to customers."""
+    for family in SAME_IMPACT:
+        if symptom in family:
+            return (symptom, *sorted(family - {symptom}))
+    return (symptom,)
 
 
 def judge(metric: str, mean: float, limits: Thresholds) -> Verdict | None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from forewarn.schemas.models import Incident
+from forewarn.schemas.models import Incident, Phase
 
 MAX_SEEN = 512
 MAX_TOMBSTONES = 256
@@ -68,6 +68,11 @@ class Track(BaseModel):
     #: Next updates promised to customers and not yet kept (ms, ascending, at most
     #: ``MAX_PROMISES``): one per customer-visible version, dropped once a later version came.
     promises: list[int] = Field(default_factory=list)
+    #: Every signal cleared at this time (ms) and the incident is watched in ``monitoring``
+    #: until ``rules.monitor_for`` passes quietly; None while evidence is live.
+    quiet_since: int | None = None
+    #: The phase it had before signals moved it to ``monitoring``, to return to on a relapse.
+    phase_before: Phase | None = None
 
 
 class GroupState(BaseModel):

@@ -147,3 +147,34 @@ async def test_the_model_is_given_the_policys_customer_action() -> None:
     (message,) = recorder.requests[0]["messages"]
     sheet = json.loads(message["content"].removeprefix("<fact_sheet>\n").removesuffix("\n</fact_sheet>"))
     assert sheet["what_customers_should_do"] == advice
+
+
+async def test_a_model_draft_that_contradicts_the_phase_falls_back_to_the_template() -> None:
+    """The facts block the layout adds states 'Investigating', so required facts pass: only the
+    status rule sees that the model's words call the incident over."""
+    over = {
+        **GOOD,
+        "headline": "Payments in EU-WEST are fully resolved and service restored.",
+        "body": "The issue affecting payments in EU-WEST has been resolved. You do not need to do anything.",
+    }
+    drafter, _ = model(anthropic_reply(over))
+    out = await drafter.draft(sample_incident("initial"), "en")
+    email = out.skeletons[Channel.email]
+    assert email.draft.source is DraftSource.template and email.verdicts == ()
+    assert "status_contradiction" in out.detail["reason"]
+    assert out.skeletons[Channel.sms].draft.source is DraftSource.model  # its short text claims nothing
+    assert out.detail["outcome"] == "mixed"
+
+
+async def test_a_resolution_draft_still_investigating_falls_back_in_the_readers_language() -> None:
+    still = {
+        "subject": "Zahlungen: Behoben",
+        "headline": "Die Störung bei Zahlungen ist behoben.",
+        "body": "Wir untersuchen weiterhin die Störung bei Payments in EU-WEST. Sie müssen nichts tun.",
+        "short": "Payments: Behoben. Wir untersuchen die Störung noch.",
+    }
+    drafter, _ = model(anthropic_reply(still))
+    out = await drafter.draft(sample_incident("resolution"), "de")
+    for channel in (Channel.email, Channel.sms, Channel.statuspage):
+        assert out.skeletons[channel].draft.source is DraftSource.template
+    assert "status_contradiction" in out.detail["reason"] and "ongoing" in out.detail["reason"]

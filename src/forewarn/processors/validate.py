@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from forewarn.processors.draft.facts import PLACEHOLDER
 from forewarn.processors.draft.render import Draft
 from forewarn.processors.sms import plain, segments
+from forewarn.processors.status_claims import contradictions
 from forewarn.schemas.models import Channel
 
 #: Characters per channel (SMS is counted in segments instead).
@@ -241,6 +242,11 @@ class Expectations:
     #: Other customers' names (never the reader's own), matched as whole words.
     customer_names: Collection[str] = ()
     model_written: bool = False
+    #: The status the version is in (``facts.STATUS_KEYS``): the prose may not claim otherwise
+    #: (``forewarn.processors.status_claims``). None: not checked.
+    status: str | None = None
+    #: Incident facts a draft repeats verbatim (the operator's cause): not the drafter's claims.
+    quoted: tuple[str, ...] = ()
 
 
 def _widest(text: str) -> str:
@@ -361,6 +367,15 @@ def _model_facts(text: str, expect: Expectations) -> Iterable[Verdict]:
         yield Verdict("invented_fact", f"time {stray.group(0)!r} not from the fact sheet (times are placeholders)")
 
 
+def _status(text: str, expect: Expectations) -> Iterable[Verdict]:
+    """The facts block states the right status; the words around it must not say another."""
+    if expect.status is None:
+        return
+    for claim in contradictions(text, expect.status, expect.language, expect.quoted):
+        said = f"says {claim.phrase!r} ({claim.claim})"
+        yield Verdict("status_contradiction", f"{said} but the status is {expect.status}")
+
+
 def detect_language(text: str) -> str | None:
     """The most likely of our languages, or None when the text is too short to tell."""
     text = PLACEHOLDER.sub(" ", _URL.sub(" ", text))
@@ -387,6 +402,7 @@ def validate(draft: Draft, expect: Expectations) -> list[Verdict]:
     if hits:
         verdicts.append(Verdict("other_customer", "names another customer: " + ", ".join(hits)))
     verdicts += _facts(visible, expect)
+    verdicts += _status(visible, expect)
     lowered = visible.lower()
     for phrase in expect.banned_phrases:
         if phrase and phrase.lower() in lowered:

@@ -190,6 +190,8 @@ class Drafter:
             never_mention=tuple(tone.never_mention),
             internal_terms=facts.never_say,
             model_written=model_written,
+            status=facts.status,
+            quoted=(facts.cause,) if facts.cause else (),
         )
 
     def reader_expectations(

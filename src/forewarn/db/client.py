@@ -10,6 +10,7 @@ when another process already owns the embedded data dir.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -199,6 +200,30 @@ class Warehouse:
         with self._call(f"INSERT INTO {table}") as client:
             client.insert(table, rows, column_names=list(columns), column_oriented=column_oriented)
         return count
+
+    def insert_encoded(self, table: str, columns: Sequence[str], data: bytes, fmt: str, structure: str) -> None:
+        """One INSERT of ``data``, already encoded in input format ``fmt`` (ClickHouse decodes it).
+
+        The data is read as ``structure`` (``name Type, …``) and converted to the table's own
+        types in bulk. Read straight into the table's types, an Avro body going into
+        ``LowCardinality`` columns took ClickHouse 26.9 more than twice as long (about 200k
+        against 400k rows/s for the audit table). The embedded engine reads the bytes from a
+        scratch file with ``file()``; a server gets them as the body of ``… FROM input()``.
+        """
+        names = ", ".join(f"`{name}`" for name in columns)
+        escaped = structure.replace("\\", "\\\\").replace("'", "\\'")
+        if self.target.kind == "server":
+            sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM input('{escaped}') FORMAT {fmt}"
+            with self._call(f"INSERT INTO {table}") as client:
+                client.command(sql, data=data)
+            return
+        with tempfile.NamedTemporaryFile(prefix="forewarn-insert-", suffix=f".{fmt.lower()}") as scratch:
+            scratch.write(data)
+            scratch.flush()
+            where = scratch.name.replace("\\", "\\\\").replace("'", "\\'")
+            sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM file('{where}', '{fmt}', '{escaped}')"
+            with self._call(f"INSERT INTO {table}") as client:
+                client.command(sql)
 
     def close(self) -> None:
         """Release the engine (chdb frees the data dir lock when its last handle closes)."""

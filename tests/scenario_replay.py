@@ -10,18 +10,19 @@ from pathlib import Path
 
 from forewarn.config import Settings
 from forewarn.policy import Policy, load_policy
+from forewarn.processors.detect.dedup import DedupRoute, keyed_by_dedup, route
 from forewarn.processors.detect.detector import Detector
 from forewarn.processors.detect.signals import SignalGrouper
 from forewarn.processors.detect.state import GroupState
 from forewarn.processors.normalize import NormalizeError, normalize
 from forewarn.publish import Publisher, group_caught_up, raw_signal_from_json, read_json_lines, read_topic, wait_until
 from forewarn.schemas.codec import decode
-from forewarn.schemas.models import Incident
+from forewarn.schemas.models import Incident, ObservabilityEvent
 
 FIXTURES = Path(__file__).resolve().parent / "streams" / "fixtures"
 POLICY_FILE = FIXTURES / "policy.yaml"
 #: Every topic detection reads or feeds, for "has the worker finished?" checks.
-DETECTION_TOPICS = ("raw", "events", "signals", "operator", "control", "incidents", "impact", "targeting")
+DETECTION_TOPICS = ("raw", "events", "dedup", "signals", "operator", "control", "incidents", "impact", "targeting")
 
 Row = tuple[str, int, str, str, bool, str, str, str, str | None, str]
 
@@ -35,16 +36,27 @@ def scenario_policy() -> Policy:
 
 
 def pure_replay(paths: Iterable[Path], policy: Policy) -> list[Incident]:
-    """What detection publishes for these recordings, computed without Kafka (one raw message a batch)."""
+    """What detection publishes for these recordings, computed without Kafka (one raw message a
+    batch; PagerDuty events placed by the dedup stage on the way, as the worker does)."""
     detector, states = Detector(policy), defaultdict(GroupState)
     grouper = SignalGrouper(detector.graph)
+    routes: dict[str, DedupRoute] = {}
     out: list[Incident] = []
     for path in paths:
         for _, line in read_json_lines(path):
             try:
-                grouper.add(normalize(raw_signal_from_json(line)))
+                events = normalize(raw_signal_from_json(line))
             except NormalizeError:
                 continue
+            for event in events:
+                placed: ObservabilityEvent | None = event
+                if keyed_by_dedup(event):
+                    routed = route(event, routes.get(event.source_ref))
+                    if routed.record is not None:
+                        routes[event.source_ref] = routed.record
+                    placed = routed.event
+                if placed is not None:
+                    grouper.add([placed])
             for key, batch in grouper.batches():
                 out += detector.apply_batch(states[key], batch).incidents
     return out

@@ -40,6 +40,7 @@ class TopicSpec:
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("raw", "io.forewarn.RawSignal", max_message_bytes=OVERSIZE_HEADROOM_BYTES),
     TopicSpec("events", "io.forewarn.ObservabilityEvent"),
+    TopicSpec("dedup", "io.forewarn.ObservabilityEvent"),  # PagerDuty events by dedup key, before signals
     TopicSpec("signals", "io.forewarn.SignalBatch"),
     TopicSpec("operator", "io.forewarn.OperatorCommand"),
     TopicSpec("control", "io.forewarn.OperatorCommand"),

@@ -27,7 +27,7 @@ from forewarn.processors.segments import segment_from_row
 from forewarn.publish import Publisher, group_caught_up, raw_signal_from_json, read_json_lines, wait_until
 
 #: Topics in pipeline order: when each has no lag, checked in this order, the run is quiet.
-PIPELINE_ORDER = ("customers", "raw", "events", "signals", "incidents", "targeting", "notify.email", "audit")
+PIPELINE_ORDER = ("customers", "raw", "events", "dedup", "signals", "incidents", "targeting", "notify.email", "audit")
 
 Echo = Callable[[str], None]
 

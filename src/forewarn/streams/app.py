@@ -22,10 +22,11 @@ from forewarn.policy import Policy
 from forewarn.sinks import channels
 from forewarn.sinks.base import Deliverer
 from forewarn.sinks.clickhouse import AuditStore
-from forewarn.streams import approvals, delivery, detect, ingest, internal, recording, targeting
+from forewarn.streams import approvals, dedup, delivery, detect, ingest, internal, recording, targeting
 from forewarn.streams.agents import AUDIT, PIPELINE, ROLES, SINKS, WEB
 from forewarn.streams.approvals import Approvals
 from forewarn.streams.context import StreamContext
+from forewarn.streams.dedup import Dedup
 from forewarn.streams.delivery import Delivery
 from forewarn.streams.detect import Detect
 from forewarn.streams.ingest import Ingest
@@ -71,6 +72,7 @@ class Stages:
 
     ctx: StreamContext
     ingest: Ingest | None = None
+    dedup: Dedup | None = None
     detect: Detect | None = None
     targeting: Targeting | None = None
     delivery: Delivery | None = None
@@ -113,6 +115,8 @@ def create_app(
     if PIPELINE in roles:
         stages.ingest = Ingest(ctx)
         ingest.register(app, stages.ingest)
+        stages.dedup = Dedup(ctx, _table(app, "dedup-routes", settings.partitions))
+        dedup.register(app, stages.dedup)
         stages.detect = Detect(
             ctx,
             _table(app, "detection", settings.partitions),
@@ -132,7 +136,7 @@ def create_app(
         stages.delivery = Delivery(ctx, build_deliverers(settings, clock))
         delivery.register(app, stages.delivery)
     if AUDIT in roles and warehouse is not None:
-        recording.register(app, ctx, AuditStore(warehouse).write)
+        recording.register(app, ctx, AuditStore(warehouse))
     if WEB in roles:
         web_context = WebContext(settings, stages, warehouse=warehouse if AUDIT in roles else None)
         app.web_server(WebServer(web_context, features()))

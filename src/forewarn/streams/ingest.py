@@ -5,7 +5,8 @@ dead-lettered with its reason, the rest carry on), and the events of the whole b
 grouped per ``group|region`` key into as few ``SignalBatch`` records as fit, because at tens
 of thousands of samples a second the per-record cost of Kafka and Faust is what limits
 throughput. Already-normalised events published to ``events`` by other exporters join the
-same path one by one.
+same path one by one. PagerDuty events take a detour through ``dedup`` (``streams.dedup``),
+which places a key-only acknowledge/resolve on its trigger's incident.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import faust
 
 from forewarn.processors.detect.cascade import ServiceGraph
+from forewarn.processors.detect.dedup import keyed_by_dedup
 from forewarn.processors.detect.signals import SignalGrouper
 from forewarn.processors.normalize import NormalizeError, normalize
 from forewarn.schemas.codec import encode
@@ -34,10 +36,14 @@ class Ingest:
 
     async def normalize_batch(self, messages: Sequence[Any]) -> None:
         grouper = SignalGrouper(self.graph)
+        dedup = self.ctx.topics["dedup"]
         for message in messages:
             events = await self.normalize(message)
             self.events_seen += len(events)
-            grouper.add(events)
+            for event in events:
+                if keyed_by_dedup(event):  # its incident is found by dedup key first (streams.dedup)
+                    dedup.send_soon(key=event.source_ref.encode(), value=encode(event))
+            grouper.add(e for e in events if not keyed_by_dedup(e))
         signals = self.ctx.topics["signals"]
         for key, batch in grouper.batches():
             # Buffered, not awaited one by one: the producer flushes before offsets are committed.
@@ -66,6 +72,9 @@ class Ingest:
         """An event another exporter normalised itself: onto the signals topic under its group."""
         event = await self.ctx.decoded(message, ObservabilityEvent, STAGE)
         if event is None:
+            return
+        if keyed_by_dedup(event):
+            await self.ctx.send("dedup", event.source_ref.encode(), event)
             return
         grouper = SignalGrouper(self.graph)
         grouper.add([event])

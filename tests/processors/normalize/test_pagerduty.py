@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from forewarn.processors.normalize.pagerduty import KEY_ONLY
 from forewarn.schemas.models import SignalStatus
 
 from ._support import RECEIVED_AT, fixture_doc, rejects, run, run_fixture, without_id
@@ -67,7 +68,7 @@ def test_acknowledge_without_payload_reads_the_dedup_key_convention() -> None:
         "value": None,
         "summary": "PagerDuty acknowledge for payments-api|eu-west-1|latency",
         "description": None,
-        "labels": {},
+        "labels": {KEY_ONLY: "true"},
         "flags": [],
         "customer_id": None,
         "occurred_at": RECEIVED_AT,
@@ -75,7 +76,7 @@ def test_acknowledge_without_payload_reads_the_dedup_key_convention() -> None:
     }
 
 
-def test_resolve_with_a_foreign_dedup_key_uses_it_as_service() -> None:
+def test_resolve_with_a_foreign_dedup_key_is_provisionally_its_own_service() -> None:
     (event,) = run_fixture("pagerduty_resolve")
     assert without_id(event) == {
         "source": "pagerduty",
@@ -89,7 +90,7 @@ def test_resolve_with_a_foreign_dedup_key_uses_it_as_service() -> None:
         "value": None,
         "summary": "PagerDuty resolve for srv01/HTTP",
         "description": None,
-        "labels": {},
+        "labels": {KEY_ONLY: "true"},
         "flags": [],
         "customer_id": None,
         "occurred_at": RECEIVED_AT,

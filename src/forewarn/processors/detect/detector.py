@@ -327,7 +327,8 @@ class _Run(Lifecycle):
             return
         track.evidence_until = max(track.evidence_until, window.end)
         self.relapsed(track, window.end, _rule_name(metric, self.rules, service))
-        merged = sorted({*track.incident.flags, *flags})
+        # a flag restating the incident's own symptom (an outage breach on an outage) tells nothing new
+        merged = sorted({*track.incident.flags, *(f for f in flags if f != track.incident.symptom)})
         if merged != track.incident.flags:
             self.emit(track, "severity", window.end, flags=merged, rule=_rule_name(metric, self.rules, service))
         self.sweep(window.end)

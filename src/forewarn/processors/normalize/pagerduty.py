@@ -5,10 +5,11 @@ Required: ``event_action``; for a trigger ``payload.summary``, ``payload.source`
 ``routing_key`` is an integration secret and is never copied into the event.
 
 Dedup-key convention: keys forewarn creates read ``service|region|symptom``. Acknowledge and
-resolve messages usually carry no payload, only the key, so that is where their service, region
-and symptom come from. A key not following the convention becomes the service itself (region
-"global", symptom "alert"); the correlator links it to its trigger by ``source_ref`` = dedup_key
-either way. A trigger without a dedup_key gets the convention key as its ``source_ref``.
+resolve messages usually carry no payload, only the key: such an event is marked ``KEY_ONLY``
+and its identity is provisional (the convention's, else the key as service, region "global",
+symptom "alert"). The dedup stage (``processors.detect.dedup``) replaces it with the identity
+of the trigger that used the key, whatever the key looks like. A trigger without a dedup_key
+gets the convention key as its ``source_ref``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ ACTIONS = {
     "resolve": SignalStatus.resolved,
 }
 PAYLOAD_LABELS = ("source", "component", "group", "class")
+#: Label on an acknowledge/resolve that carried only its dedup_key: its identity is a guess until
+#: the dedup stage finds its trigger's.
+KEY_ONLY = "forewarn.key_only"
 
 
 def normalize(doc: object, ctx: SignalContext) -> list[ObservabilityEvent]:
@@ -69,11 +73,7 @@ def _with_payload(body: dict[str, object], status: SignalStatus, ctx: SignalCont
 
 def _from_dedup_key(dedup_key: str, action: str, status: SignalStatus, ctx: SignalContext) -> ObservabilityEvent:
     """A bare acknowledge/resolve: identity from the key, time from the record (PD sends none)."""
-    parts = dedup_key.split("|")
-    if len(parts) == 3 and all(parts) and parts[2] in SYMPTOMS:
-        service, region, symptom = parts
-    else:
-        service, region, symptom = dedup_key, "global", "alert"
+    service, region, symptom = convention(dedup_key) or (dedup_key, "global", "alert")
     return build_event(
         ctx,
         source_ref=dedup_key,
@@ -84,9 +84,17 @@ def _from_dedup_key(dedup_key: str, action: str, status: SignalStatus, ctx: Sign
         severity="info",
         summary=f"PagerDuty {action} for {dedup_key}",
         occurred_at=ctx.received_at,
-        labels={},
+        labels={KEY_ONLY: "true"},
         flags=[],
     )
+
+
+def convention(dedup_key: str) -> tuple[str, str, str] | None:
+    """(service, region, symptom) of a key following forewarn's convention, else None."""
+    parts = dedup_key.split("|")
+    if len(parts) == 3 and all(parts) and parts[2] in SYMPTOMS:
+        return parts[0], parts[1], parts[2]
+    return None
 
 
 def _details(value: object, path: str) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """A stand-in ClickHouse server for outage tests: ClickHouse's HTTP interface over an embedded store.
 
 No ClickHouse server package is available here, so this process opens a chdb data dir and
-answers the HTTP protocol clickhouse-connect speaks (queries with ``param_*``, DDL, and INSERTs
-whose first body line is the statement followed by Native data). A test points a worker's
+answers the HTTP protocol clickhouse-connect speaks (queries with ``param_*``, DDL, INSERTs
+whose first body line is the statement followed by Native data, and ``INSERT … SELECT … FROM
+input(…) FORMAT …`` with the data as the body). A test points a worker's
 ``FOREWARN_CLICKHOUSE`` at it, SIGKILLs it to take "ClickHouse" down, and starts it again on
 the same port and data dir to bring it back.
 
@@ -28,6 +29,7 @@ from forewarn.db.errors import WarehouseError
 from forewarn.web.query import split_format
 
 WAREHOUSE = web.AppKey("warehouse", Warehouse)
+_INPUT = re.compile(r"\binput\(('(?:[^'\\]|\\.)*')\)")
 _INSERT = re.compile(rb"^\s*INSERT\s+INTO\s+(.+?)\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE | re.DOTALL)
 
 
@@ -39,6 +41,10 @@ def _insert(warehouse: Warehouse, statement: bytes, data: bytes) -> None:
         f.write(data)
     try:
         target, fmt = match.group(1).decode(), match.group(2).decode()
+        if _INPUT.search(target):  # INSERT … SELECT … FROM input('structure'): the body is input()'s
+            source = _INPUT.sub(lambda m: f"file('{f.name}', '{fmt}', {m.group(1)})", target, count=1)
+            warehouse.command(f"INSERT INTO {source}")
+            return
         warehouse.command(f"INSERT INTO {target} FROM INFILE '{f.name}' FORMAT {fmt}")
     finally:
         os.unlink(f.name)

@@ -13,8 +13,17 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from forewarn.db.client import Warehouse, open_clickhouse, parse_dsn
 from forewarn.db.migrations import migrate
+from forewarn.schemas.codec import encode
 from forewarn.schemas.models import AuditRecord, Incident, IncidentKind, Phase, Severity
-from forewarn.sinks.clickhouse import AUDIT_COLUMNS, INCIDENT_COLUMNS, AuditStore, Stored, WarehouseUnavailable
+from forewarn.sinks.clickhouse import (
+    AUDIT_COLUMNS,
+    INCIDENT_COLUMNS,
+    AuditStore,
+    AvroAudit,
+    Stored,
+    WarehouseQueryError,
+    WarehouseUnavailable,
+)
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -253,3 +262,91 @@ def test_unreachable_server_raises_warehouse_unavailable() -> None:
     warehouse = Warehouse(_Unreachable(), parse_dsn("https://u:p@ch:8443/db"))  # type: ignore[arg-type]
     with pytest.raises(WarehouseUnavailable, match=r"https://u:\*\*\*@ch:8443/db is unavailable"):
         AuditStore(warehouse).write([audit("a1")])
+
+
+# -- audit records in their wire form (the recording path) --------------------------------
+
+
+def wire(*records: AuditRecord) -> AvroAudit:
+    batch = AvroAudit()
+    for record in records:
+        assert batch.add(encode(record))
+    return batch
+
+
+def full_record(audit_id: str = "full") -> AuditRecord:
+    return AuditRecord(
+        audit_id=audit_id,
+        recorded_at=datetime(2026, 11, 23, 9, 0, 1, 123000, tzinfo=UTC),
+        stage="approve",
+        action="approved",
+        incident_id="inc-9",
+        incident_version=4,
+        notification_id="ntf-9",
+        customer_ref="c0ffee",
+        channel="email",
+        severity="P2",
+        kind="sla_breach",
+        phase="monitoring",
+        rule="sla.p95",
+        signal_at=datetime(2026, 11, 23, 8, 59, 0, 5000, tzinfo=UTC),
+        draft_source="model",
+        draft_version=2,
+        verdicts=["tone:ok", "facts:ok"],
+        approver="oncall@example",
+        sent_at=None,
+        provider_response="it's \\ fine",
+        detail={"template": "sla", "language": "de"},
+    )
+
+
+def test_wire_records_round_trip_every_column(store: AuditStore, warehouse: Warehouse) -> None:
+    """ClickHouse decodes the Avro itself: every column must come out as the model went in."""
+    sparse = audit("sparse", recorded_at=minutes(-90), customer_ref=None, channel=None, detail={})
+    long_id = audit("x" * 300, recorded_at=minutes(5), provider_response="é" * 20_000)  # multi-byte lengths
+    assert store.write_avro(wire(full_record(), sparse, long_id)) == Stored(audit=3)
+    stored = warehouse.query(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit ORDER BY recorded_at")
+    assert [AuditRecord(**dict(zip(AUDIT_COLUMNS, row, strict=True))) for row in stored] == [
+        sparse,
+        full_record(),
+        long_id,
+    ]
+
+
+def test_wire_replays_and_in_batch_repeats_are_stored_once(store: AuditStore, warehouse: Warehouse) -> None:
+    assert store.write_audit([audit("a1")]) == Stored(audit=1)  # stored by the model path
+    batch = wire(audit("a1"), audit("a2", action="delivered"), audit("a2", action="failed"), audit("a3"))
+    assert store.write_avro(batch) == Stored(audit=2, skipped=2)
+    assert store.write_avro(batch) == Stored(skipped=4)
+    assert warehouse.query("SELECT action FROM audit WHERE audit_id = 'a2'").rows == [("delivered",)]
+    assert count(warehouse, "SELECT count() FROM audit") == 3
+    assert store.write_avro(AvroAudit()) == Stored()
+
+
+def test_wire_form_refuses_what_it_cannot_vouch_for() -> None:
+    batch = AvroAudit()
+    good = encode(audit("a1"))
+    refused = [
+        b"",
+        b"\x00\x00",
+        b'{"audit_id": "a1"}',
+        encode(incident(1, Phase.investigating, T0)),  # another schema id
+        good[:5],  # header only
+        good[:5] + b"\x03",  # negative string length
+        good[:5] + b"\x10ab",  # id runs past the end
+        good[:5] + good[5:8],  # id cut short
+        good[:5] + b"\x02\xff",  # not UTF-8
+        good[:5] + b"\x02a\xff\xff",  # time varint cut short
+    ]
+    assert [batch.add(message) for message in refused] == [False] * len(refused)
+    assert len(batch) == 0
+    assert batch.add(good) and batch.ids == ["a1"]
+
+
+def test_a_body_clickhouse_cannot_read_fails_the_whole_insert(store: AuditStore, warehouse: Warehouse) -> None:
+    batch = wire(audit("a1"))
+    damaged = encode(audit("a2", provider_response="250 accepted"))
+    assert batch.add(damaged[:-8])  # the header and leading fields parse; the body ends too early
+    with pytest.raises(WarehouseQueryError):
+        store.write_avro(batch)
+    assert count(warehouse, "SELECT count() FROM audit") == 0

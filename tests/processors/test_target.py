@@ -115,3 +115,17 @@ def test_the_fast_projection_agrees_with_the_segment_and_with_recipients() -> No
         profile, active = row_of_fields(read_fields(encode(segment)))
         assert (profile, active) == (profile_of(segment), last_active_s(segment))
         assert profile.reach == {c.value for c in PERSONAL_CHANNELS if recipients(segment, c)}
+
+
+def test_a_configured_helpdesk_hears_every_customer_facing_version_for_every_account() -> None:
+    p3 = incident().model_copy(update={"severity": Severity.P3})
+    for inc in (incident(), p3):
+        assert Channel.helpdesk not in plan_targeting(inc, POLICY, 1)[0].channels  # not in the matrix by default
+        (req,) = plan_targeting(inc, POLICY, 1, helpdesk=True)
+        assert req.channels.count(Channel.helpdesk) == 1
+        # not an enterprise-only channel: a plain account with no contacts gets its ticket too
+        plain = profile_of(customer("c-plain", contacts=Contacts()))
+        assert Channel.helpdesk in channels_for(plain, req, POLICY)
+    named = Policy.model_validate({"channels": {"P1": ["email", "helpdesk"]}})
+    assert plan_targeting(incident(), named, 1, helpdesk=True)[0].channels == [Channel.email, Channel.helpdesk]
+    assert plan_targeting(incident().model_copy(update={"internal": True}), POLICY, 1, helpdesk=True) == []

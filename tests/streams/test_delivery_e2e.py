@@ -1,5 +1,7 @@
-"""Delivery through the real broker: every channel exactly once per customer per update, a crash
-mid-delivery with no duplicate and no loss, and commands that keep failing dead-lettered."""
+"""Delivery through the real broker: every channel exactly once per customer per update (the
+configured helpdesk included: one problem ticket, a linked ticket per affected organisation, solved
+on resolution), a crash mid-delivery with no duplicate and no loss, and commands that keep failing
+dead-lettered."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import clickhouse_connect
+import httpx
 import pytest
 
 from factories import alertmanager_line, command, customer
@@ -42,7 +45,7 @@ def mailbox() -> Iterator[Mailbox]:
 
 @pytest.fixture
 def recorder() -> Iterator[HttpRecorder]:
-    with HttpRecorder(organisations={"c-ent": 501}) as server:
+    with HttpRecorder(organisations={"c-ent": 501, "c-pro": 502}) as server:
         yield server
 
 
@@ -144,6 +147,21 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
         assert {c.customer_id for c in first["sms"].values()} == {"c-ent"}  # enterprise only
         for channel in ("social", "statuspage"):
             assert {c.customer_id for c in first[channel].values()} == {"public"}
+        # the policy's matrix names no helpdesk: it is fed because the provider is configured
+        assert {c.customer_id for c in first["helpdesk"].values()} == {"c-ent", "c-pro"}
+
+        # a ticket c-pro opens now is a known issue, answered with what c-pro was told by email
+        flagged = httpx.post(
+            f"http://127.0.0.1:{delivering.web_port}/api/helpdesk/webhook",
+            json={"ticket_id": 4242, "customer_id": "c-pro"},
+            timeout=30,
+        ).json()
+        assert (
+            flagged["known_issue"] is True and flagged["incident_id"] == next(iter(first["email"].values())).incident_id
+        )
+        (answer,) = recorder.received("/api/v2/tickets/4242.json")
+        (told,) = [c for c in first["email"].values() if c.customer_id == "c-pro"]
+        assert answer.json()["ticket"]["comment"] == {"body": told.text, "public": True}
 
         # while the worker owns the embedded store, analysts query it through the worker's port
         client = clickhouse_connect.get_client(host="127.0.0.1", port=delivering.web_port)
@@ -158,6 +176,10 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
         publisher.flush()
         wait_until(lambda: len(commands_on(delivering, "social")) >= 2, 120, "the resolution update")
         wait_until(lambda: caught_up(delivering, worker), 120, "every channel to deliver the resolution")
+        client = clickhouse_connect.get_client(host="127.0.0.1", port=delivering.web_port)
+        known = client.query("SELECT count() FROM audit FINAL WHERE stage = 'helpdesk' AND action = 'known_issue'")
+        client.close()
+    assert known.result_rows == [(1,)]  # the flagged ticket is in the record
 
     for channel in ("email", "inapp", "social"):
         expected = commands_on(delivering, channel)
@@ -175,8 +197,31 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
     patched = [q for q in recorder.received(method="PATCH") if q.path.startswith("/v1/pages/pg/incidents/")]
     assert len(created) == 1 and [q.json()["incident"]["status"] for q in patched] == ["resolved"]
 
+    helpdesk = commands_on(delivering, "helpdesk")
+    assert Counter((c.customer_id, c.phase) for c in helpdesk.values()) == {
+        ("c-ent", Phase.investigating): 1,
+        ("c-pro", Phase.investigating): 1,
+        ("c-ent", Phase.resolved): 1,
+        ("c-pro", Phase.resolved): 1,
+    }
+    tickets = [q.json()["ticket"] for q in recorder.received("/api/v2/tickets.json")]
+    assert [t["type"] for t in tickets] == ["problem", "incident", "incident"]  # one problem, one per organisation
+    assert sorted(t["organization_id"] for t in tickets[1:]) == [501, 502]
+    problem = tickets[0]
+    assert problem["tags"] == ["forewarn", problem["external_id"]] and problem["priority"] == "urgent"
+    assert "forewarn opened this ticket" in problem["comment"]["body"] and not problem["comment"]["public"]
     receipts = [decode(m.value(), DeliveryReceipt) for m in read_topic(delivering, "receipts")]
     assert {r.status for r in receipts} == {DeliveryStatus.delivered}
+    # receipts name the linked tickets (first update) and the problem ticket (resolution)
+    opened = {r.provider_message_id for r in receipts if r.channel is Channel.helpdesk}
+    last = max(c.incident_version for c in helpdesk.values())
+    (problem,) = {
+        r.provider_message_id for r in receipts if r.channel is Channel.helpdesk and r.incident_version == last
+    }
+    assert len(opened) == 3 and answer.json()["ticket"]["problem_id"] == int(problem or 0)
+    (solved,) = recorder.received("/api/v2/tickets/update_many.json")  # the resolution solves them all, once
+    assert set(solved.query["ids"].split(",")) == {*opened, "4242"}
+    assert solved.json() == {"ticket": {"status": "solved"}}
 
 
 def test_worker_killed_mid_delivery_delivers_the_rest_without_duplicates(
@@ -257,53 +302,3 @@ def test_commands_that_keep_failing_are_dead_lettered_with_the_last_error(
     receipts = [decode(m.value(), DeliveryReceipt) for m in read_topic(failing, "receipts")]
     assert [r.status for r in receipts] == [DeliveryStatus.dead_lettered] * 3
     assert len(recorder.all_requests("/slack/broken")) == 6  # two attempts each, then no more
-
-
-def test_helpdesk_tickets_through_the_broker(delivering: Settings, recorder: HttpRecorder, tmp_path: Path) -> None:
-    """Helpdesk commands (no drafting template targets them yet, so they are published here) open one
-    problem ticket, link each customer's organisation, flag an incoming ticket via the worker's
-    webhook, and solve every linked ticket on resolution."""
-    import httpx
-
-    publisher = Publisher(delivering)
-
-    def helpdesk(customer_id: str, version: int, phase: str) -> NotificationCommand:
-        return command(f"ntf_hd_{customer_id}_{version}").model_copy(
-            update={
-                "channel": Channel.helpdesk,
-                "customer_id": customer_id,
-                "recipients": [customer_id],
-                "incident_id": "inc_hd",
-                "incident_version": version,
-                "phase": Phase(phase),
-                "subject": "[P1] Payments outage",
-            }
-        )
-
-    for customer_id in ("c-ent", "c-pro"):
-        publisher.send("notify.helpdesk", helpdesk(customer_id, 1, "investigating"))
-    publisher.flush()
-    with WorkerProcess(delivering, tmp_path / "worker.log", roles="sinks,audit,web") as worker:
-        wait_until(lambda: caught_up(delivering, worker), 120, "the linked tickets")
-        flagged = httpx.post(
-            f"http://127.0.0.1:{delivering.web_port}/api/helpdesk/webhook",
-            json={"ticket_id": 4242, "customer_id": "c-pro"},
-            timeout=30,
-        ).json()
-        assert flagged == {"ticket_id": 4242, "known_issue": True, "incident_id": "inc_hd"}
-        for customer_id in ("c-ent", "c-pro"):
-            publisher.send("notify.helpdesk", helpdesk(customer_id, 2, "resolved"))
-        publisher.flush()
-        recorder.wait_for(1, 120, "/api/v2/tickets/update_many.json", worker.check)
-        wait_until(lambda: caught_up(delivering, worker), 120, "the resolution")
-        client = clickhouse_connect.get_client(host="127.0.0.1", port=delivering.web_port)
-        known = client.query("SELECT count() FROM audit FINAL WHERE stage = 'helpdesk' AND action = 'known_issue'")
-        client.close()
-    assert known.result_rows == [(1,)]
-    tickets = [q.json()["ticket"] for q in recorder.received("/api/v2/tickets.json")]
-    assert [t["type"] for t in tickets] == ["problem", "incident", "incident"]
-    assert [t.get("organization_id") for t in tickets[1:]].count(501) == 1  # c-ent's organisation
-    (update,) = recorder.received("/api/v2/tickets/4242.json")
-    assert "known_issue" in update.json()["ticket"]["additional_tags"]
-    (solved,) = recorder.received("/api/v2/tickets/update_many.json")
-    assert sorted(solved.query["ids"].split(",")) == sorted(["1001", "1002", "1003", "4242"])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import httpx2
 
-from factories import T0, anthropic_reply, customer
+from factories import T0, anthropic_reply, customer, ungated
 from forewarn.config import Settings
 from forewarn.drafting.anthropic_drafter import AnthropicDrafter
 from forewarn.policy import Policy
 from forewarn.processors.audit import AuditTrail
-from forewarn.processors.draft import Drafter, command_for, draft
+from forewarn.processors.draft import Drafter, OtherAccounts, command_for, draft
 from forewarn.processors.draft.check import sample_incident
 from forewarn.schemas.models import Approval, Channel, DraftSource, NotificationCommand
 
@@ -28,7 +28,7 @@ async def routed(policy: Policy, model: AnthropicDrafter | None = None, language
 
 
 async def test_ungated_command_goes_to_its_channel_in_the_readers_language() -> None:
-    out = await routed(Policy(), language="fr")
+    out = await routed(ungated(), language="fr")
     assert out.topic == "notify.email" and isinstance(out.record, NotificationCommand)
     assert out.record.language == "fr" and "Analyse en cours" in out.record.text and "UTC+1" in out.record.text
     assert out.audit.action == "drafted"
@@ -42,7 +42,7 @@ async def test_gated_command_is_held_on_the_approvals_topic() -> None:
 
 
 async def test_model_draft_where_the_policy_allows_with_model_detail_in_the_audit() -> None:
-    policy = Policy.model_validate({"tone": {"model_categories": ["regional_outage"]}})
+    policy = ungated(tone={"model_categories": ["regional_outage"]})
     settings = Settings()
     model = AnthropicDrafter(
         Drafter(policy, settings.status_page_url),
@@ -55,3 +55,38 @@ async def test_model_draft_where_the_policy_allows_with_model_detail_in_the_audi
     assert isinstance(out.record, NotificationCommand) and out.record.draft_source is DraftSource.model
     assert "failing for some or all requests" in out.record.text
     assert out.audit.detail["model_model"] == "claude-test" and out.audit.detail["model_output_tokens"] == "128"
+
+
+async def test_a_helpdesk_command_carries_support_words_and_the_readers_own_canned_reply() -> None:
+    """Ticket text in the company's language for agents; the canned reply is the reader's email draft."""
+    from forewarn.processors.helpdesk import CANNED_REPLY, CANNED_WITHHELD
+    from forewarn.streams.review import Review
+
+    settings = Settings()
+    policy = ungated(tone={"default_language": "de"})
+    reader = customer("c1", language="fr", timezone="Europe/Berlin")
+    incident = sample_incident("initial")
+    blank = command_for(
+        incident, reader, Channel.helpdesk, draft(incident, reader, Channel.email, "x"), now=T0, dry_run=False
+    )
+    review = Review(settings, policy, AuditTrail("k"))
+    out = await review.route(incident, reader, blank, T0)
+    assert out.topic == "notify.helpdesk" and isinstance(out.record, NotificationCommand)
+    cmd = out.record
+    assert cmd.language == "de" and cmd.subject and "forewarn hat dieses Ticket" in cmd.text
+    assert cmd.recipients == ["c1"] and cmd.notification_id == blank.notification_id
+    email = await review.route(
+        incident,
+        reader,
+        command_for(
+            incident, reader, Channel.email, draft(incident, reader, Channel.email, "x"), now=T0, dry_run=False
+        ),
+        T0,
+    )
+    assert isinstance(email.record, NotificationCommand)
+    assert cmd.metadata[CANNED_REPLY] == email.record.text  # exactly what the reader was told, in French
+    assert CANNED_WITHHELD not in cmd.metadata
+    # a reply that would name another account of the chunk is withheld, its verdict carried instead
+    named = await review.route(incident, reader, blank, T0, OtherAccounts(["Payments"]))
+    assert isinstance(named.record, NotificationCommand) and CANNED_REPLY not in named.record.metadata
+    assert "other_customer" in named.record.metadata[CANNED_WITHHELD]

@@ -11,6 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from factories import command
 from forewarn.config import ChannelSettings, Settings
+from forewarn.processors.draft import Draft
+from forewarn.processors.helpdesk import with_canned_reply
+from forewarn.processors.internal import CustomerDraft
 from forewarn.schemas.models import Channel, Phase
 from forewarn.sinks.channels import banner_board, helpdesk_sink
 from forewarn.sinks.inapp import banner_of
@@ -75,7 +78,10 @@ async def test_a_resolution_banner_expires_after_a_day(client: TestClient, setti
     assert (await (await client.get("/api/banners", params={"customer": "c1"})).json())["banners"] == []
 
 
-async def open_incident_for(settings: Settings, customer: str) -> None:
+REPLY = "Hello Acme,\n\nWe are investigating an issue affecting Payments.\n\nLive updates: https://status.x.example"
+
+
+async def open_incident_for(settings: Settings, customer: str, reply: CustomerDraft | None = None) -> None:
     sink = helpdesk_sink(settings)
     cmd = command(f"ntf_h_{customer}").model_copy(
         update={
@@ -85,6 +91,7 @@ async def open_incident_for(settings: Settings, customer: str) -> None:
             "subject": "Payments outage",
         }
     )
+    cmd = with_canned_reply(cmd, reply or CustomerDraft(Draft("initial", None, REPLY, None)))
     await sink.send(cmd)
     await sink.close()
 
@@ -103,7 +110,7 @@ async def test_ticket_from_an_affected_customer_is_tagged_known_issue(
     (update,) = recorder.received("/api/v2/tickets/777.json")
     ticket = update.json()["ticket"]
     assert ticket["additional_tags"] == ["known_issue", "inc_9"] and ticket["problem_id"] == 1001
-    assert ticket["comment"]["public"] and "https://status.x.example" in ticket["comment"]["body"]
+    assert ticket["comment"] == {"body": REPLY, "public": True}  # the reply drafted for c-eu, carried by its command
     again = await client.post("/api/helpdesk/webhook", json={"ticket_id": 777, "customer_id": "c-eu"}, headers=headers)
     assert (await again.json())["known_issue"] and len(recorder.received("/api/v2/tickets/777.json")) == 1
 
@@ -131,3 +138,19 @@ async def test_unaffected_customers_bad_tokens_and_bad_bodies(client: TestClient
     assert (await client.post("/api/helpdesk/webhook", json={"ticket_id": 1, "customer_id": "c"})).status == 401
     bad = await client.post("/api/helpdesk/webhook", json={"ticket": 1}, headers=headers)
     assert bad.status == 422 and "ticket_id" in await bad.text()
+
+
+async def test_a_withheld_canned_reply_leaves_an_internal_note_instead_of_an_answer(
+    client: TestClient,  # type: ignore[type-arg]
+    settings: Settings,
+    recorder: HttpRecorder,
+) -> None:
+    failed = CustomerDraft(Draft("initial", None, "words naming another customer", None), ("other_customer: Bolt",))
+    await open_incident_for(settings, "c-eu", failed)
+    headers = {"Authorization": "Bearer s3cret"}
+    answer = await client.post("/api/helpdesk/webhook", json={"ticket_id": 900, "customer_id": "c-eu"}, headers=headers)
+    assert (await answer.json())["known_issue"] is True
+    (update,) = recorder.received("/api/v2/tickets/900.json")
+    comment = update.json()["ticket"]["comment"]
+    assert comment["public"] is False and "another customer" not in comment["body"]
+    assert "https://status.x.example" in comment["body"] and "inc_9" in comment["body"]

@@ -179,10 +179,20 @@ def support_reader(language: str) -> CustomerSegment:
     )
 
 
+#: Support's canned reply is the reader's email draft: the full message, greeting to sign-off.
+CANNED_CHANNEL = Channel.email
+
+
+def canned_response(incident: Incident, reader: CustomerSegment, words: CustomerWords) -> CustomerDraft:
+    """The one definition of a canned reply, for the support pack (placeholder reader) and the
+    helpdesk's known-issue answer (the ticket's own customer): what that reader was told."""
+    return words(incident, reader, CANNED_CHANNEL)
+
+
 def canned_responses(sheet: FactSheet, words: CustomerWords) -> dict[str, CustomerDraft]:
     """One reply per language the affected customers use (English when none are known yet)."""
     languages = sorted(sheet.by_language) or ["en"]
-    return {lang: words(sheet.incident, support_reader(lang), Channel.email) for lang in languages}
+    return {lang: canned_response(sheet.incident, support_reader(lang), words) for lang in languages}
 
 
 def known_issue_macro(sheet: FactSheet, english: CustomerDraft, status_url: str) -> list[str]:

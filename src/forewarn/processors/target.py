@@ -31,7 +31,22 @@ def channels_by_severity(incident: Incident, policy: Policy) -> list[Channel]:
     return list(table.get(incident.severity, []))
 
 
-def plan_targeting(incident: Incident, policy: Policy, partitions: int) -> list[TargetingRequest]:
+def request_channels(incident: Incident, policy: Policy, *, helpdesk: bool = False) -> list[Channel]:
+    """The policy's channels for the version, plus the helpdesk whenever one is configured.
+
+    The helpdesk is the support team's record, not a message a customer chooses to get, so it
+    follows the deployment (a configured helpdesk hears of every customer-facing update for
+    every affected account), not the severity matrix; cadence and review still apply to it.
+    """
+    channels = channels_by_severity(incident, policy)
+    if helpdesk and Channel.helpdesk not in channels:
+        channels.append(Channel.helpdesk)
+    return channels
+
+
+def plan_targeting(
+    incident: Incident, policy: Policy, partitions: int, *, helpdesk: bool = False
+) -> list[TargetingRequest]:
     """One request per customer-table partition; none while the incident is internal."""
     if incident.internal:
         return []
@@ -46,7 +61,7 @@ def plan_targeting(incident: Incident, policy: Policy, partitions: int) -> list[
             request_id=request_id,
             partition=p,
             incident=incident,
-            channels=channels_by_severity(incident, policy),
+            channels=request_channels(incident, policy, helpdesk=helpdesk),
             regions=regions,
             plans=[] if single else list(service.plans),
             features=[] if single else list(service.features),

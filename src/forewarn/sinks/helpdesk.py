@@ -3,7 +3,8 @@
 Each incident gets one ``problem`` ticket tagged with the incident id; each affected customer
 gets an ``incident`` ticket linked to it and to the customer's organisation (found by
 ``external_id`` = customer id). Tickets customers open during the incident are tagged as a
-known issue with a canned answer (``web/helpdesk.py`` receives the helpdesk's webhook), and
+known issue and answered with the customer's canned reply, which their latest command carried
+(``processors/helpdesk.py``; ``web/helpdesk.py`` receives the helpdesk's webhook), and
 on resolution every linked ticket is solved. Creates carry an Idempotency-Key, which Zendesk
 honours, and the ledger remembers ticket ids so updates never open a second ticket.
 """
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 
 from forewarn.config import ChannelSettings
+from forewarn.processors.helpdesk import canned_reply
 from forewarn.schemas.models import Channel, NotificationCommand, Phase, Severity
 from forewarn.sinks.base import ProviderResult, SendError
 from forewarn.sinks.http import HttpSink
@@ -50,6 +52,10 @@ class HelpdeskLedger:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS incidents (incident_id TEXT PRIMARY KEY, title TEXT, version INTEGER,"
             " solved INTEGER)"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS replies (incident_id TEXT, customer_id TEXT, version INTEGER, text TEXT,"
+            " PRIMARY KEY (incident_id, customer_id))"
         )
 
     def add(self, ticket: Ticket) -> None:
@@ -101,6 +107,22 @@ class HelpdeskLedger:
         with self._lock:
             row = self._db.execute("SELECT solved FROM incidents WHERE incident_id = ?", (incident_id,)).fetchone()
         return row is not None and bool(row[0])
+
+    def keep_reply(self, incident_id: str, customer_id: str, version: int, text: str | None) -> None:
+        """The canned reply of the newest version this customer's ticket heard of (None: withheld)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO replies VALUES (?, ?, ?, ?) ON CONFLICT (incident_id, customer_id)"
+                " DO UPDATE SET version = excluded.version, text = excluded.text WHERE excluded.version >= version",
+                (incident_id, customer_id, version, text),
+            )
+
+    def reply_for(self, incident_id: str, customer_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT text FROM replies WHERE incident_id = ? AND customer_id = ?", (incident_id, customer_id)
+            ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
 
     def active_for(self, customer_id: str) -> list[tuple[str, str, int]]:
         """(incident id, title, problem ticket id) of unsolved incidents this customer is linked to."""
@@ -188,6 +210,9 @@ class HelpdeskSink(HttpSink):
                 key=f"forewarn-linked-{command.incident_id}-{command.customer_id}",
             )
             self.ledger.add(Ticket(LINKED, command.incident_id, command.customer_id, linked))
+        self.ledger.keep_reply(
+            command.incident_id, command.customer_id, command.incident_version, canned_reply(command)
+        )
         return ProviderResult(f"ticket {linked} linked to problem {problem}", str(linked))
 
     async def _problem_ticket(self, command: NotificationCommand) -> int:

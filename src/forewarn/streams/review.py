@@ -5,6 +5,10 @@ status-page or social post, in the company's default language) ask the model whe
 allows one, else take the template's draft (one render per version, channel and language), and
 let ``processors.review.route`` send the command on or hold it: failed validation, or a category
 the policy gates, goes to the approvals topic.
+
+A helpdesk command (one per affected account) is written for support agents, so its ticket text
+is drafted like a public post, once per version in the company's default language, and carries
+the reader's own canned reply (``processors/helpdesk.py``), checked like their other drafts.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from forewarn.drafting.anthropic_drafter import AnthropicDrafter
 from forewarn.policy import Policy
 from forewarn.processors.audit import AuditTrail
 from forewarn.processors.draft import Drafter, OtherAccounts, Skeleton
+from forewarn.processors.helpdesk import with_canned_reply
+from forewarn.processors.internal import CustomerDraft, canned_response
 from forewarn.processors.review import Routed, route
 from forewarn.schemas.models import Channel, CustomerSegment, Incident, NotificationCommand
 
@@ -61,11 +67,36 @@ class Review:
 
         ``others``: other accounts' names at hand (the fan-out chunk's); a draft naming one is not sent.
         """
+        if command.channel is Channel.helpdesk:
+            return await self.route_helpdesk(incident, segment, command, now, others)
         skeleton, detail = await self.skeleton(incident, command.channel, segment.language)
         skeleton = self.drafter.for_names(skeleton, incident, segment, others)
         if "names_fallback" in skeleton.detail:  # the model's draft named another customer: the template's instead
             detail = {**detail, "model_outcome": "fallback", "model_reason": skeleton.detail["names_fallback"]}
         return self._routed(incident, command, skeleton, segment, now, detail)
+
+    async def route_helpdesk(
+        self,
+        incident: Incident,
+        segment: CustomerSegment,
+        command: NotificationCommand,
+        now: datetime,
+        others: OtherAccounts | None = None,
+    ) -> Routed:
+        """One account's helpdesk command: the support team's ticket text, and the reader's canned reply."""
+
+        def words(incident: Incident, reader: CustomerSegment, channel: Channel) -> CustomerDraft:
+            # the template's words, like the support pack's; held to the chunk's other accounts like any draft
+            skeleton = self.drafter.for_names(
+                self.drafter.skeleton(incident, channel, reader.language), incident, reader, others
+            )
+            return CustomerDraft(
+                skeleton.for_reader(reader, self.policy.tone.public_timezone), tuple(map(str, skeleton.verdicts))
+            )
+
+        command = with_canned_reply(command, canned_response(incident, segment, words))
+        skeleton, detail = await self.skeleton(incident, Channel.helpdesk, self.policy.tone.default_language)
+        return self._routed(incident, command, skeleton, None, now, detail)
 
     async def route_public(self, incident: Incident, command: NotificationCommand, now: datetime) -> Routed:
         """A public post (no single reader), drafted in the company's default language, on or held."""

@@ -168,7 +168,8 @@ class Targeting:
         incident = await ctx.decoded(message, Incident, "target")
         if incident is None:
             return
-        for request in plan_targeting(incident, ctx.policy, ctx.settings.partitions):
+        helpdesk = bool(ctx.settings.providers.helpdesk_url)  # configured: every affected account gets a ticket
+        for request in plan_targeting(incident, ctx.policy, ctx.settings.partitions, helpdesk=helpdesk):
             await ctx.send("targeting", request.request_id.encode(), request, partition=request.partition)
 
     async def announce(self, message: Any) -> None:

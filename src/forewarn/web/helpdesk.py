@@ -1,6 +1,11 @@
 """The helpdesk's webhook: a ticket opened by a customer affected by an open incident is tagged
 as a known issue, answered with the canned response and linked to the incident's problem ticket.
 
+The canned response is drafted, not written here: the customer's own email draft of the latest
+version their account heard of (``processors/internal.py`` ``canned_response``, the support pack's
+definition), kept by the sink. One that failed its checks was withheld: the ticket then gets an
+internal note pointing the agent at the status page instead of a public answer.
+
 Configure a Zendesk trigger ("ticket is created") with a webhook to ``POST /api/helpdesk/webhook``,
 bearer token ``FOREWARN_PROVIDER_HELPDESK_WEBHOOK_TOKEN`` and the JSON body
 ``{"ticket_id": "{{ticket.id}}", "customer_id": "{{ticket.organization.external_id}}"}``.
@@ -24,10 +29,10 @@ from forewarn.web.server import CONTEXT, WebContext
 
 SINK = web.AppKey("helpdesk_sink", HelpdeskSink)
 
-CANNED = (
-    "Thank you for getting in touch. We are aware of an issue affecting our service ({title}) and our "
-    "engineers are working on it. You can follow live updates at {status_url}. We will update this ticket "
-    "as soon as it is resolved; there is no need to do anything else."
+#: The agent's note when no canned reply passed its checks (internal: customers never see it).
+NO_REPLY = (
+    "forewarn: known issue {incident_id} ({title}). No canned reply passed its checks for this customer;"
+    " answer by hand and link the status page: {status_url}"
 )
 
 
@@ -66,9 +71,18 @@ async def incoming_ticket(request: web.Request) -> web.Response:
         incident_id
     ):
         return web.json_response({"ticket_id": ticket_id, "known_issue": True, "incident_id": incident_id})
+    reply = sink.ledger.reply_for(incident_id, customer_id)
+    comment = (
+        {"body": reply, "public": True}
+        if reply is not None
+        else {
+            "body": NO_REPLY.format(incident_id=incident_id, title=title, status_url=settings.status_page_url),
+            "public": False,
+        }
+    )
     changes = {
         "additional_tags": [settings.providers.helpdesk_known_issue_tag, incident_id],
-        "comment": {"body": CANNED.format(title=title, status_url=settings.status_page_url), "public": True},
+        "comment": comment,
         "type": "incident",
         "problem_id": problem,
     }

@@ -6,14 +6,20 @@ Two figures, each beside a baseline measured in the same run:
   breaker, receipts) and the SMTP sink to a real SMTP server on loopback (aiosmtpd), one
   connection per message as the sink does; baseline: bare ``smtplib`` sends of the same
   messages over one kept-open connection.
-* ``audit_rows_per_s``: audit records through ``AuditStore.write`` (replay check + one
-  columnar INSERT per batch) into the embedded ClickHouse; baseline: the bare INSERT without
-  the replay check. Target: at least 200,000 rows/s batched.
+* ``audit_rows_per_s``: the recording path end to end without the broker: batches of Kafka
+  messages (Avro-encoded AuditRecords, as the audit topic carries them, wrapped like Faust's
+  events) through ``recording.record_audit`` (the audit-writer agent's whole batch step:
+  wire form, replay check, one INSERT that ClickHouse decodes) into the embedded ClickHouse,
+  timed until the rows are stored. Baselines, same run, same messages: a bare clickhouse-connect
+  column-oriented INSERT of ready-made columns (no decoding, no replay check), the same Avro
+  INSERT without the replay check (ClickHouse's own ceiling for this form), and the previous
+  path (each message decoded into a model, then ``AuditStore.write``). Target: at least
+  200,000 rows/s batched.
 
 It starts what it needs (the SMTP server, a scratch chdb data dir) and stops it again.
 The last line is one JSON object.
 
-    .venv/bin/python bench/deliver.py [--emails 600] [--rows 400000] [--batch 50000]
+    .venv/bin/python bench/deliver.py [--emails 600] [--rows 400000] [--batch 50000] [--only audit]
 """
 
 from __future__ import annotations
@@ -25,17 +31,22 @@ import random
 import smtplib
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from forewarn.config import SmtpSettings
 from forewarn.db.client import open_clickhouse
 from forewarn.db.migrations import migrate
 from forewarn.demo.mailbox import Mailbox
+from forewarn.schemas.codec import decode, encode
 from forewarn.schemas.models import AuditRecord, Channel, IncidentKind, NotificationCommand, Phase, Severity
 from forewarn.sinks.base import CircuitBreaker, Deliverer, SqliteDeliveredStore
-from forewarn.sinks.clickhouse import AUDIT_COLUMNS, AuditStore, _columns
+from forewarn.sinks.clickhouse import AUDIT_COLUMNS, AuditStore, AvroAudit, _columns
 from forewarn.sinks.email import EmailSink, build_message
+from forewarn.streams.context import StreamContext
+from forewarn.streams.recording import record_audit
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -118,26 +129,95 @@ def audit_rows(n: int, offset: int) -> list[AuditRecord]:
     ]
 
 
-def bench_audit(total: int, batch: int, scratch: Path) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Message:
+    """What the agent reads of a Faust event's message."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Event:
+    message: Message
+
+
+class BenchContext(StreamContext):
+    """The real decode/dead-letter logic; a dead letter here would mean the bench is wrong."""
+
+    def __init__(self) -> None:
+        self.rejected = 0
+
+    async def reject(self, message: Any, stage: str, error_type: str, reason: str) -> None:
+        self.rejected += 1
+
+
+def audit_events(records: list[AuditRecord], first_offset: int) -> list[Event]:
+    return [
+        Event(Message("forewarn.audit", 0, first_offset + i, r.audit_id.encode(), encode(r)))
+        for i, r in enumerate(records)
+    ]
+
+
+def bench_audit(total: int, batch: int, scratch: Path) -> dict[str, float]:
+    """Rows/s for each path, every one into its own fresh table of the audit DDL."""
     batches = [audit_rows(batch, k * batch) for k in range(max(1, total // batch))]
+    event_batches = [audit_events(records, k * batch) for k, records in enumerate(batches)]
     rows = sum(len(b) for b in batches)
+    figures: dict[str, float] = {}
     with open_clickhouse(f"chdb://{scratch / 'clickhouse'}") as warehouse:
         migrate(warehouse)
-        warehouse.command("CREATE TABLE baseline AS audit")
-        started = time.perf_counter()
-        for records in batches:
-            warehouse.insert("baseline", _columns(records, AUDIT_COLUMNS), AUDIT_COLUMNS, column_oriented=True)
-        baseline = rows / (time.perf_counter() - started)
+        for table in ("bare_insert", "bare_avro", "model_path"):
+            warehouse.command(f"CREATE TABLE {table} AS audit")
 
-        store = AuditStore(warehouse)
-        started = time.perf_counter()
-        for records in batches:
-            store.write(records)
-        forewarn = rows / (time.perf_counter() - started)
-        stored = warehouse.query("SELECT count() FROM audit").scalar()
-        if stored != rows:
-            raise RuntimeError(f"stored {stored} audit rows, expected {rows}")
-    return forewarn, baseline
+        def timed(name: str, table: str, run: Any) -> None:
+            started = time.perf_counter()
+            run()
+            figures[name] = rows / (time.perf_counter() - started)
+            stored = warehouse.query(f"SELECT count(), uniqExact(audit_id) FROM {table}").rows
+            if stored != [(rows, rows)]:
+                raise RuntimeError(f"{name}: stored {stored} audit rows, expected {rows}")
+
+        def bare_insert() -> None:
+            for records in batches:
+                warehouse.insert("bare_insert", _columns(records, AUDIT_COLUMNS), AUDIT_COLUMNS, column_oriented=True)
+
+        structure = AuditStore(warehouse)._structure(warehouse)
+
+        def bare_avro() -> None:
+            for events in event_batches:
+                wire = AvroAudit()
+                for event in events:
+                    wire.add(event.message.value)
+                warehouse.insert_encoded(
+                    "bare_avro", AUDIT_COLUMNS, wire.container(range(len(wire))), "Avro", structure
+                )
+
+        ctx, store = BenchContext(), AuditStore(warehouse)
+
+        def recording() -> None:
+            async def run() -> None:
+                for events in event_batches:
+                    await record_audit(ctx, store, events)
+
+            asyncio.run(run())
+
+        previous = AuditStore(warehouse, audit_table="model_path")
+
+        def model_path() -> None:
+            for events in event_batches:
+                previous.write([decode(event.message.value, AuditRecord) for event in events])
+
+        timed("bare_insert", "bare_insert", bare_insert)
+        timed("bare_avro", "bare_avro", bare_avro)
+        timed("recording", "audit", recording)
+        timed("model_path", "model_path", model_path)
+        if ctx.rejected:
+            raise RuntimeError(f"{ctx.rejected} bench audit records were dead-lettered")
+    return figures
 
 
 def main() -> None:
@@ -145,20 +225,39 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=600)
     parser.add_argument("--rows", type=int, default=400_000)
     parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--only", choices=["email", "audit"], help="measure one figure (the other is null)")
     args = parser.parse_args()
+    emails: float | None = None
+    audit: float | None = None
     with tempfile.TemporaryDirectory(prefix="forewarn-bench-") as tmp:
         scratch = Path(tmp)
-        emails, smtp_baseline = bench_email(args.emails, scratch)
-        print(
-            f"email: {emails:,.0f} emails/s through the delivery base + SMTP sink "
-            f"(bare smtplib on one connection: {smtp_baseline:,.0f}/s; ratio {emails / smtp_baseline:.2f})"
+        if args.only != "audit":
+            emails, smtp_baseline = bench_email(args.emails, scratch)
+            print(
+                f"email: {emails:,.0f} emails/s through the delivery base + SMTP sink "
+                f"(bare smtplib on one connection: {smtp_baseline:,.0f}/s; ratio {emails / smtp_baseline:.2f})"
+            )
+        if args.only != "email":
+            figures = bench_audit(args.rows, args.batch, scratch)
+            audit = figures["recording"]
+            print(
+                f"audit: {audit:,.0f} rows/s from Kafka messages through recording.record_audit in batches of "
+                f"{args.batch:,} (target >= 200,000)\n"
+                f"  bare column-oriented INSERT of ready columns: {figures['bare_insert']:,.0f}/s "
+                f"(ratio {audit / figures['bare_insert']:.2f})\n"
+                f"  bare Avro INSERT, no replay check:            {figures['bare_avro']:,.0f}/s "
+                f"(ratio {audit / figures['bare_avro']:.2f})\n"
+                f"  previous path (model per message + write):    {figures['model_path']:,.0f}/s "
+                f"(ratio {audit / figures['model_path']:.2f})"
+            )
+    print(
+        json.dumps(
+            {
+                "emails_per_s": None if emails is None else round(emails, 1),
+                "audit_rows_per_s": None if audit is None else round(audit, 1),
+            }
         )
-        audit, insert_baseline = bench_audit(args.rows, args.batch, scratch)
-        print(
-            f"audit: {audit:,.0f} rows/s through AuditStore.write in batches of {args.batch:,} "
-            f"(bare INSERT: {insert_baseline:,.0f}/s; ratio {audit / insert_baseline:.2f}; target >= 200,000)"
-        )
-    print(json.dumps({"emails_per_s": round(emails, 1), "audit_rows_per_s": round(audit, 1)}))
+    )
 
 
 if __name__ == "__main__":

@@ -142,7 +142,9 @@ class AvroAudit:
         if not message.startswith(_AUDIT_HEADER):
             return False
         try:
-            length, pos = _varint(message, _HEADER_SIZE)
+            length, pos = message[_HEADER_SIZE], _HEADER_SIZE + 1  # ids under 64 bytes: one length byte
+            if length > 0x7F:
+                length, pos = _varint(message, _HEADER_SIZE)
             end = pos + (length >> 1)
             if length & 1 or end >= len(message):
                 return False

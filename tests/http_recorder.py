@@ -4,7 +4,9 @@ It runs an aiohttp app on a free loopback port in its own thread, so both async 
 and end-to-end tests with worker processes can point sinks at it. Tests script failures
 (``fail(path, 429, retry_after=…)``, ``fail(path, 503)``, ``stall(path, seconds)``) and read
 back what arrived. Like Zendesk and payment-style APIs, a repeated ``Idempotency-Key`` gets
-the first answer again and is recorded as a replay, not as a new request.
+the first answer again and is recorded as a replay, not as a new request. Atlassian Statuspage
+incidents are kept (``page_incidents``): created by POST, changed by PATCH (each one an incident
+update), listed and read back by GET, ``q`` matching the name, as the real API does.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ class HttpRecorder:
         self._faults: dict[str, list[Fault]] = {}
         self._answers: dict[str, tuple[int, bytes]] = {}
         self._ids = itertools.count(1001)
+        #: Statuspage incidents by id, as the page holds them.
+        self.page_incidents: dict[str, dict[str, Any]] = {}
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -145,16 +149,18 @@ class HttpRecorder:
                 self.requests.append(Recorded(**{**vars(record), "replay": True}))
                 status, answer = self._answers[key]
                 return web.Response(body=answer, status=status, content_type="application/json")
-            status, payload = self._answer(request)
+            status, payload = self._answer(request, body)
             answer = json.dumps(payload).encode()
             if key is not None:
                 self._answers[key] = (status, answer)
             self.requests.append(Recorded(**{**vars(record), "status": status}))
         return web.Response(body=answer, status=status, content_type="application/json")
 
-    def _answer(self, request: web.Request) -> tuple[int, dict[str, Any]]:
+    def _answer(self, request: web.Request, body: bytes) -> tuple[int, Any]:
         """Just enough of each provider's answer for the sinks to read what they need."""
         path = request.path
+        if "/pages/" in path and "/incidents" in path:
+            return self._statuspage(request, body)
         if path.endswith("/Messages.json"):
             return 201, {"sid": f"SM{next(self._ids)}", "status": "queued"}
         if path == "/api/v2/organizations/search.json":
@@ -162,9 +168,28 @@ class HttpRecorder:
             return 200, {"organizations": [{"id": found}] if found else []}
         if path == "/api/v2/tickets.json" and request.method == "POST":
             return 201, {"ticket": {"id": next(self._ids)}}
-        if path.endswith("/incidents") and request.method == "POST":
-            return 201, {"id": f"sp{next(self._ids)}"}
         return 200, {"ok": True}
+
+    def _statuspage(self, request: web.Request, body: bytes) -> tuple[int, Any]:
+        """Atlassian Statuspage's incidents: create, update (an incident update each), list, read."""
+        tail = request.path.split("/incidents", 1)[1].strip("/")
+        if not tail and request.method == "POST":
+            sent = json.loads(body)["incident"]
+            incident = {**sent, "id": f"sp{next(self._ids)}", "incident_updates": [_update(sent)]}
+            self.page_incidents[incident["id"]] = incident
+            return 201, incident
+        if not tail and request.method == "GET":
+            q = request.query.get("q", "").lower()
+            listed = [i for i in self.page_incidents.values() if q in str(i.get("name", "")).lower()]
+            return 200, listed[::-1][: int(request.query.get("limit", 100))]
+        incident = self.page_incidents.get(tail)
+        if incident is None:
+            return 404, {"error": "not found"}
+        if request.method == "PATCH":
+            sent = json.loads(body)["incident"]
+            incident.update({k: v for k, v in sent.items() if k != "body"})
+            incident["incident_updates"].insert(0, _update(sent))
+        return 200, incident
 
     def start(self) -> HttpRecorder:
         app = web.Application(client_max_size=8 * 1024 * 1024)
@@ -193,6 +218,10 @@ class HttpRecorder:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _update(sent: dict[str, Any]) -> dict[str, Any]:
+    return {"status": sent.get("status"), "body": sent.get("body")}
 
 
 @contextmanager

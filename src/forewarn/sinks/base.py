@@ -38,20 +38,29 @@ class ProviderResult:
 
 
 class SendError(Exception):
-    """A failed send. ``retryable`` errors are tried again; ``retry_after`` honours the provider."""
+    """A failed send. ``retryable`` errors are tried again; ``retry_after`` honours the provider.
 
-    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
+    ``uncertain``: the request left and no answer came back (a timeout, a dropped connection, a
+    gateway timeout), so the provider may have acted on it. An idempotent sink may simply try
+    again; for the others another attempt could post twice, so the deliverer stops there.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = True, retry_after: float | None = None, uncertain: bool = False
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.uncertain = uncertain
 
 
 class Sink(ABC):
     """One channel's provider. Implementations must not retry or dedup: the base does.
 
-    ``idempotent`` sinks give the provider a key derived from the notification id, so a
-    resend after a crash is dropped by the provider; for the others a send whose outcome a
-    crash hid is dead-lettered for a person rather than risked twice.
+    ``idempotent`` sinks give the provider a key derived from the notification id (or look the
+    earlier write up before repeating it), so a resend after a crash or a lost answer is dropped;
+    for the others a send whose outcome a crash or a lost answer hid is dead-lettered for a person
+    rather than risked twice.
     """
 
     channel: Channel
@@ -306,6 +315,13 @@ class Deliverer:
                 last_error = str(exc)
                 if exc.retryable:
                     self.breaker.failed()
+                if exc.uncertain and not self.sink.idempotent:
+                    # the in-flight mark stays: like a crash mid-send, this outcome is for a person to check
+                    note = (
+                        f"{UNCERTAIN}: {last_error}; the provider may have it and {self.sink.provider} takes no "
+                        "idempotency key, so it is not resent (check the provider, then replay if missing)"
+                    )
+                    return self._receipt(command, DeliveryStatus.failed, attempt, note)
                 if not exc.retryable or attempt == self.retry.attempts:
                     self.store.settle(command.notification_id)
                     return self._receipt(command, DeliveryStatus.failed, attempt, last_error)

@@ -2,7 +2,9 @@
 
 Each channel module builds its request; this module turns the provider's answer into the
 delivery base's language once: 2xx is accepted, 429 and 5xx and timeouts are worth another
-try (honouring Retry-After), any other 4xx is the request's fault and is not retried.
+try (honouring Retry-After), any other 4xx is the request's fault and is not retried. A timeout
+or dropped connection after the request left, or a 504, is also *uncertain*: the provider may
+have acted, which only an idempotent sink may risk again (``SendError.uncertain``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import httpx
 from forewarn.sinks.base import SendError, Sink
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Answers that mean "no answer": a gateway gave up waiting on the provider, which may have acted.
+UNCERTAIN_STATUS = frozenset({504})
+#: Transport failures before the request left: the provider cannot have acted on it.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
@@ -51,15 +57,22 @@ class HttpSink(Sink):
         try:
             response = await self._client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
-            raise SendError(f"{self.provider}: {method} {_safe(url)} timed out ({type(exc).__name__})") from exc
+            raise SendError(
+                f"{self.provider}: {method} {_safe(url)} timed out ({type(exc).__name__})",
+                uncertain=not isinstance(exc, NOT_SENT),
+            ) from exc
         except httpx.HTTPError as exc:
-            raise SendError(f"{self.provider}: {method} {_safe(url)} failed: {type(exc).__name__}: {exc}") from exc
+            raise SendError(
+                f"{self.provider}: {method} {_safe(url)} failed: {type(exc).__name__}: {exc}",
+                uncertain=not isinstance(exc, NOT_SENT),
+            ) from exc
         if response.is_success:
             return response
         raise SendError(
             f"{self.provider}: {method} {_safe(url)} -> {describe(response)}",
             retryable=response.status_code in RETRYABLE_STATUS,
             retry_after=retry_after_s(response.headers.get("Retry-After")),
+            uncertain=response.status_code in UNCERTAIN_STATUS,
         )
 
     async def close(self) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx2
 
+from forewarn.policy import Policy
 from forewarn.processors.ids import stable_id
 from forewarn.schemas.models import (
     Channel,
@@ -138,3 +140,21 @@ def anthropic_reply(parts: dict[str, str] | str) -> Callable[[httpx2.Request], h
         "usage": {"input_tokens": 512, "output_tokens": 128},
     }
     return lambda request: httpx2.Response(200, json=body)
+
+
+def ungated(**sections: Any) -> Policy:
+    """A policy that holds no category for a person, plus ``sections``: what a test of the
+    ungated path states, now that a policy which says nothing gates every draft (``always``)."""
+    gates = {"default": "never", **sections.pop("gates", {})}
+    return Policy.model_validate({**sections, "gates": gates})
+
+
+#: A policy file's gates for a broker test of the ungated path (a file without them holds every draft).
+UNGATED_GATES = "gates:\n  default: never\n"
+
+
+def ungated_policy_file(tmp_path: Path, extra: str = "") -> Path:
+    """A policy file that gates nothing, plus ``extra`` YAML (other top-level sections)."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(UNGATED_GATES + extra)
+    return path

@@ -90,11 +90,10 @@ SHORT_SESSION = {"BROKER_SESSION_TIMEOUT": "10"}
 def worker(
     settings: Settings, tmp_path: Path, policy: dict[str, Any] | None = None, env: dict[str, str] | None = None
 ) -> WorkerProcess:
-    """A pipeline worker (no sinks: commands stay on their topics to be read back)."""
-    policy_path = None
-    if policy is not None:
-        policy_path = tmp_path / "policy.json"  # JSON is YAML
-        policy_path.write_text(json.dumps(policy))
+    """A pipeline worker (no sinks: commands stay on their topics to be read back). Its policy
+    gates nothing unless ``policy`` says so: targeting is read back from the channel topics."""
+    policy_path = tmp_path / "policy.json"  # JSON is YAML
+    policy_path.write_text(json.dumps({"gates": {"default": "never"}, **(policy or {})}))
     return WorkerProcess(settings, tmp_path / "worker.log", roles="pipeline,web", policy=policy_path, extra_env=env)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from factories import T0
 from forewarn.policy import Policy, ServicePolicy
-from forewarn.policy_drafting import GatePolicy
+from forewarn.policy_drafting import Gate, GatePolicy
 from forewarn.processors.draft import draft
 from forewarn.processors.incident_room import Room
 from forewarn.processors.internal import CustomerDraft, CustomerWords
@@ -36,7 +36,7 @@ def policy() -> Policy:
             "ledger-db": ServicePolicy(customer_facing=False, depends_on=["pg-cluster-7"]),
             "pg-cluster-7": ServicePolicy(customer_facing=False),
         },
-        gates=GatePolicy(oncall_emails=["oncall-lead@corp.example"]),
+        gates=GatePolicy(default=Gate.never, oncall_emails=["oncall-lead@corp.example"]),
     )
 
 

@@ -1,8 +1,9 @@
 """Policy sections for drafting and approval: who must approve what, and the company's voice.
 
-Categories are incident kinds, as in ``send_policy``. The defaults gate nothing and let no
-model draft, so an empty policy behaves exactly as before; a company that wants every message
-reviewed at first sets ``gates.default: always`` and relaxes categories as trust grows.
+Categories are incident kinds, as in ``send_policy``. A policy that says nothing about gates
+holds every category for a person (``gates.default: always``) and lets no model draft: a company
+starts fully gated and relaxes categories (``categories: {maintenance: never}``, ``p1_p2``, ...)
+as trust in the drafts grows. Ungated delivery is a line in the policy, never an accident.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Gate(StrEnum):
 class GatePolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    default: Gate = Gate.never
+    default: Gate = Gate.always
     categories: dict[IncidentKind, Gate] = Field(default_factory=dict)
     #: Incident flags that make a version compliance-tagged.
     compliance_flags: list[str] = Field(default_factory=lambda: ["security", "data_loss", "compliance"])

@@ -28,8 +28,14 @@ def policy(**gates: object) -> Policy:
     return Policy.model_validate({"gates": gates})
 
 
-def test_default_policy_gates_nothing() -> None:
-    assert gate_reason(sample_incident("initial"), Policy()) is None
+def test_a_policy_that_says_nothing_gates_every_category() -> None:
+    """A company starts with every category gated and relaxes them as trust grows."""
+    for template in ("initial", "maintenance_start", "false_alarm"):
+        assert gate_reason(sample_incident(template), Policy()) is not None
+    assert gate_reason(sample_incident("initial"), policy(default="never")) is None
+    relaxed = policy(categories={"maintenance": "never"})
+    assert gate_reason(sample_incident("maintenance_start"), relaxed) is None
+    assert gate_reason(sample_incident("initial"), relaxed) is not None
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from factories import T0
+from factories import T0, ungated
 from forewarn.policy import Policy
 from forewarn.processors.audit import AuditTrail
 from forewarn.processors.cadence import IncidentLedger, Note, Verdict
@@ -107,7 +107,7 @@ def test_one_command_per_channel_and_version_with_deterministic_ids() -> None:
 
 
 def test_ungated_post_goes_to_its_channel_with_the_validated_template_text() -> None:
-    policy = Policy()
+    policy = ungated()
     for channel in BOTH:
         routed, drafter = post(incident(), channel, policy)
         assert routed.topic == f"notify.{channel.value}" and isinstance(routed.record, NotificationCommand)
@@ -125,10 +125,10 @@ def test_ungated_post_goes_to_its_channel_with_the_validated_template_text() -> 
 
 
 def test_public_posts_are_written_in_the_companys_default_language() -> None:
-    routed, _ = post(incident(), Channel.social, Policy.model_validate({"tone": {"default_language": "de"}}))
+    routed, _ = post(incident(), Channel.social, ungated(tone={"default_language": "de"}))
     assert isinstance(routed.record, NotificationCommand) and routed.record.language == "de"
     assert "Untersuchung läuft" in routed.record.text
-    fallback, _ = post(incident(), Channel.social, Policy.model_validate({"tone": {"default_language": "xx"}}))
+    fallback, _ = post(incident(), Channel.social, ungated(tone={"default_language": "xx"}))
     assert isinstance(fallback.record, NotificationCommand) and fallback.record.language == "en"
 
 
@@ -144,8 +144,8 @@ def test_gated_category_is_held_for_approval_never_emitted() -> None:
             assert approval.command.channel is channel and approval.command.customer_id == PUBLIC
             assert "Payments outage in EU-WEST" in approval.command.text  # the person approves the real words
             assert routed.key == approval.approval_id.encode() and routed.audit.action == "held"
-    ungated = Policy.model_validate({"gates": {"categories": {"local_degradation": "always"}}})
-    assert post(incident(), Channel.social, ungated)[0].topic == "notify.social"
+    other_category_gated = ungated(gates={"categories": {"local_degradation": "always"}})
+    assert post(incident(), Channel.social, other_category_gated)[0].topic == "notify.social"
 
 
 def test_a_draft_that_fails_validation_is_held_with_its_verdicts() -> None:

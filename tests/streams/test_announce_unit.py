@@ -3,6 +3,7 @@ cadence ledger that is written only after the posts were acknowledged."""
 
 from __future__ import annotations
 
+from factories import ungated
 from forewarn.policy import Policy
 from forewarn.processors.public import PUBLIC
 from forewarn.schemas.codec import encode
@@ -54,7 +55,7 @@ def stage(policy: Policy) -> tuple[Targeting, Sends, FakeContext]:
 
 
 async def test_ungated_posts_reach_their_topics_once_per_news() -> None:
-    targeting, sends, ctx = stage(Policy())
+    targeting, sends, ctx = stage(ungated())
     await targeting.announce(Message(incident(1)))
     assert [t for t, _ in sends.sent] == ["notify.statuspage", "audit", "notify.social", "audit"]
     commands = [r for _, r in sends.sent if isinstance(r, NotificationCommand)]

@@ -111,6 +111,7 @@ def policy_file(tmp_path: Path) -> Path:
     path.write_text(
         "channels:\n  P1: [email, inapp, statuspage, sms, social, slack, teams]\n"
         "  P2: [email, inapp, statuspage]\n  P3: [inapp, statuspage]\n  P4: [statuspage]\n"
+        "gates:\n  default: never\n"
     )
     return path
 

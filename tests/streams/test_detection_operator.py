@@ -30,7 +30,7 @@ from scenario_replay import read_incidents, wait_detection_quiet
 pytestmark = pytest.mark.broker
 
 TOKEN = "operator-t0ken"
-POLICY = "services:\n  payments:\n    declared_share: 0.05\n"
+POLICY = "services:\n  payments:\n    declared_share: 0.05\ngates:\n  default: never\n"
 
 
 def error_alert(now: datetime) -> dict[str, Any]:

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.broker
 
 def test_silent_alert_is_confirmed_by_time_alone(settings: Settings, tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
-    policy.write_text("rules:\n  confirm_after: 20s\n")
+    policy.write_text("rules:\n  confirm_after: 20s\ngates:\n  default: never\n")
     now = datetime.now(UTC).replace(microsecond=0)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     labels = {"alertname": "LedgerSlow", "service": "ledger", "region": "eu-west", "severity": "error"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx2
 
-from factories import T0, anthropic_reply, customer
+from factories import T0, anthropic_reply, customer, ungated
 from forewarn.config import Settings
 from forewarn.drafting.anthropic_drafter import AnthropicDrafter
 from forewarn.policy import Policy
@@ -28,7 +28,7 @@ async def routed(policy: Policy, model: AnthropicDrafter | None = None, language
 
 
 async def test_ungated_command_goes_to_its_channel_in_the_readers_language() -> None:
-    out = await routed(Policy(), language="fr")
+    out = await routed(ungated(), language="fr")
     assert out.topic == "notify.email" and isinstance(out.record, NotificationCommand)
     assert out.record.language == "fr" and "Analyse en cours" in out.record.text and "UTC+1" in out.record.text
     assert out.audit.action == "drafted"
@@ -42,7 +42,7 @@ async def test_gated_command_is_held_on_the_approvals_topic() -> None:
 
 
 async def test_model_draft_where_the_policy_allows_with_model_detail_in_the_audit() -> None:
-    policy = Policy.model_validate({"tone": {"model_categories": ["regional_outage"]}})
+    policy = ungated(tone={"model_categories": ["regional_outage"]})
     settings = Settings()
     model = AnthropicDrafter(
         Drafter(policy, settings.status_page_url),
@@ -63,7 +63,7 @@ async def test_a_helpdesk_command_carries_support_words_and_the_readers_own_cann
     from forewarn.streams.review import Review
 
     settings = Settings()
-    policy = Policy.model_validate({"tone": {"default_language": "de"}})
+    policy = ungated(tone={"default_language": "de"})
     reader = customer("c1", language="fr", timezone="Europe/Berlin")
     incident = sample_incident("initial")
     blank = command_for(

@@ -22,7 +22,7 @@ from .webdriver import Browser, available
 pytestmark = [pytest.mark.broker, pytest.mark.skipif(not available(), reason="needs chromium and chromedriver")]
 
 TOKEN = "browser-s3cret"
-POLICY = "channels:\n  P1: [email]\ngates:\n  categories:\n    regional_outage: always\n"
+POLICY = "channels:\n  P1: [email]\ngates:\n  default: never\n  categories:\n    regional_outage: always\n"
 
 
 def alert() -> dict[str, object]:

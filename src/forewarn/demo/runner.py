@@ -128,7 +128,7 @@ def run_demo(root: Path, echo: Echo = print, timeout_s: float = 120.0) -> DemoRe
         publisher = Publisher(settings)
         customers = publish_customers(publisher, bundled("customers.jsonl"), datetime.now(UTC))
         echo(f"• published {customers} customers to {publisher.names('customers')}")
-        worker = WorkerProcess(settings, root / "worker.log").start()
+        worker = WorkerProcess(settings, root / "worker.log", policy=bundled("policy.yaml")).start()
         echo("• started a forewarn worker (pipeline + email sink + audit writer)")
         echo(f"• replaying observability signals (Alertmanager, PagerDuty) to {publisher.names('raw')} ...")
         signals = publish_signals(

@@ -151,10 +151,10 @@ def test_acknowledged_at_arrives_null_for_rows_written_before_it(warehouse: Ware
         updated_at=at + timedelta(minutes=4),
         first_signal_at=at,
     )
-    before = [c for c in INCIDENT_COLUMNS if c != "acknowledged_at"]  # what the old writer sent
+    before = [c for c in INCIDENT_COLUMNS if c not in ("acknowledged_at", "window_starts_at")]  # the old writer's
     warehouse.insert("incidents", [[getattr(old, c) for c in before]], before)
 
-    assert [m.label for m in migrate(warehouse)] == ["0005_acknowledged_and_breakdowns"]
+    assert [m.label for m in migrate(warehouse)][:1] == ["0005_acknowledged_and_breakdowns"]
     assert {name: kind for name, kind, *_ in warehouse.query("DESCRIBE TABLE incidents")}["acknowledged_at"] == (
         "Nullable(DateTime64(3, 'UTC'))"
     )
@@ -170,3 +170,39 @@ def test_acknowledged_at_arrives_null_for_rows_written_before_it(warehouse: Ware
         ("inc-new", at + timedelta(minutes=3), 180.0, 240.0),
         ("inc-old", None, None, 240.0),
     ]
+
+
+def test_window_starts_at_arrives_null_for_rows_written_before_it(warehouse: Warehouse) -> None:
+    """0006 adds incidents.window_starts_at: a maintenance version stored before it reads NULL
+    (the status page then shows opened_at, as drafts do), and the writer inserts the new one."""
+    shipped = load_migrations()
+    migrate(warehouse, [m for m in shipped if m.version < 6])
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    old = Incident(
+        incident_id="mnt-old",
+        version=1,
+        dedup_key="reports|eu-west|maintenance",
+        title="Scheduled maintenance: Reports",
+        service="reports",
+        region="eu-west",
+        symptom="maintenance",
+        phase=Phase.identified,
+        severity=Severity.P3,
+        kind=IncidentKind.maintenance,
+        change="scheduled",
+        opened_at=at,
+        updated_at=at,
+        first_signal_at=at,
+        eta=at + timedelta(days=1, hours=2),
+    )
+    before = [c for c in INCIDENT_COLUMNS if c != "window_starts_at"]  # what the id-16 writer sent
+    warehouse.insert("incidents", [[getattr(old, c) for c in before]], before)
+
+    assert [m.label for m in migrate(warehouse)] == ["0006_maintenance_window_start"]
+    assert {name: kind for name, kind, *_ in warehouse.query("DESCRIBE TABLE incidents")}["window_starts_at"] == (
+        "Nullable(DateTime64(3, 'UTC'))"
+    )
+    new = old.model_copy(update={"incident_id": "mnt-new", "window_starts_at": at + timedelta(days=1)})
+    AuditStore(warehouse).write([new])
+    rows = warehouse.query("SELECT incident_id, window_starts_at FROM incidents FINAL ORDER BY incident_id")
+    assert list(rows) == [("mnt-new", at + timedelta(days=1)), ("mnt-old", None)]

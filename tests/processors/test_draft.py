@@ -153,6 +153,7 @@ def test_maintenance_versions_pick_in_window_overrun_and_cancelled_wording() -> 
 
     from factories import T0
     from forewarn.processors.detect import maintenance as m
+    from forewarn.processors.draft.times import full_time, short_time
     from forewarn.schemas.models import OperatorCommand
 
     policy = Policy()
@@ -183,13 +184,41 @@ def test_maintenance_versions_pick_in_window_overrun_and_cancelled_wording() -> 
     early, _ = m.schedule(command, policy)
     *_, revised = m.extend(early, end - timedelta(minutes=20), start + timedelta(minutes=10), policy)
     assert (revised.change, template_for(revised)) == ("update", "maintenance_start")
+    # an operator's new end before the window began (earlier or later): rescheduled, not "in progress"
+    for new_end, change in ((end - timedelta(minutes=20), "update"), (end + timedelta(hours=1), "overrun")):
+        drafter = Drafter(policy, "https://status.example.com")  # drafts are kept per incident version
+        ahead, _ = m.schedule(command, policy)
+        (moved,) = m.extend(ahead, new_end, T0 + timedelta(minutes=30), policy)
+        assert (moved.change, template_for(moved)) == (change, "maintenance_rescheduled")
+        for language in ("en", "de", "fr", "es", "pt", "ja"):
+            for channel in (Channel.email, Channel.sms, Channel.statuspage):
+                assert drafter.skeleton(moved, channel, language).verdicts == (), (language, channel)
+        words = drafter.skeleton(moved, Channel.email, "en").for_reader(customer("c1", timezone="UTC"))
+        assert words.subject == f"Maintenance rescheduled: Api, {short_time(start, 'UTC', 'en')}"
+        assert "progress" not in words.text.lower() and "has started" not in words.text
+        assert f"from {full_time(start, 'UTC', 'en')} to {full_time(new_end, 'UTC', 'en')}" in words.text
+        assert "Status: Scheduled" in words.text and full_time(T0, "UTC", "en") not in words.text  # not when scheduled
     # called off before it started: cancelled, never "complete"
     other, _ = m.schedule(command, policy)
     (cancelled,) = m.cancel(other, T0 + timedelta(minutes=5), policy)
     assert template_for(cancelled) == "maintenance_cancelled"
-    drafter = Drafter(policy, "https://status.example.com")
     words = drafter.skeleton(cancelled, Channel.email, "en").for_reader(customer("c1"))
     assert words.subject == "Maintenance cancelled: Api"
     assert "has been cancelled" in words.text and "complete" not in words.text.lower()
     assert "Status: Cancelled" in words.text
     assert drafter.skeleton(cancelled, Channel.sms, "de").verdicts == ()
+
+
+def test_maintenance_states_its_window_start_and_old_records_fall_back_to_opened_at() -> None:
+    """Maintenance is opened when it is scheduled; the message states when the window begins.
+    A version written before window_starts_at existed has only opened_at to offer."""
+    from forewarn.processors.draft.facts import facts_for
+
+    scheduled = sample_incident("maintenance_scheduled")
+    assert scheduled.window_starts_at is not None and scheduled.window_starts_at > scheduled.opened_at
+    assert facts_for(scheduled, Policy()).times["starts"] == scheduled.window_starts_at
+    old = scheduled.model_copy(update={"window_starts_at": None})
+    assert facts_for(old, Policy()).times["starts"] == old.opened_at
+    # without the window start an earlier end cannot be placed before the window: worded as before
+    moved = sample_incident("maintenance_rescheduled").model_copy(update={"window_starts_at": None})
+    assert template_for(moved) == "maintenance_start"

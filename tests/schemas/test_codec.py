@@ -243,8 +243,8 @@ def test_naive_times_are_utc_and_cut_to_the_millisecond() -> None:
 def test_schema_ids_are_the_registry_ids() -> None:
     assert {MODELS[item["name"]]: item["id"] for item in REGISTRY} == {m: schema_id(m) for m in MODELS.values()}
     assert encode(EVENT)[:5] == b"\x00\x00\x00\x00\x02"
-    assert encode(INCIDENT)[:5] == b"\x00\x00\x00\x00\x10"  # id 3 before acknowledged_at
-    assert encode(REQUEST)[:5] == b"\x00\x00\x00\x00\x11"
+    assert encode(INCIDENT)[:5] == b"\x00\x00\x00\x00\x13"  # id 3 before acknowledged_at, 16 before window_starts_at
+    assert encode(REQUEST)[:5] == b"\x00\x00\x00\x00\x14"
 
 
 # -- old versions (registry.json "history") ------------------------------------------------
@@ -252,12 +252,17 @@ def test_schema_ids_are_the_registry_ids() -> None:
 _HISTORY = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "registry.json").read_text())["history"]
 
 
+#: The Incident version each old record carrying one was written with.
+_CARRIED_INCIDENT = {10: "incident.3.avsc", 15: "incident.3.avsc", 17: "incident.16.avsc", 18: "incident.16.avsc"}
+
+
 def _old_wire(sid: int, datum: dict[str, Any]) -> bytes:
     """A record as a producer on the old version wrote it: that id, that schema."""
     (item,) = [i for i in _HISTORY if i["id"] == sid]
     named: dict[str, Any] = {}
     if item["name"] != "io.forewarn.Incident":  # the records carrying an Incident name the old one
-        fastavro.parse_schema(json.loads((schema_dir() / "history" / "incident.3.avsc").read_text()), named)
+        carried = schema_dir() / "history" / _CARRIED_INCIDENT[sid]
+        fastavro.parse_schema(json.loads(carried.read_text()), named)
         today = parsed_schema(MODELS[item["name"]])["__named_schemas"]
         own = {item["name"], "io.forewarn.FactKind"}  # the types the old file defines itself
         named.update({k: v for k, v in today.items() if k not in named and k not in own})
@@ -269,8 +274,14 @@ def _old_wire(sid: int, datum: dict[str, Any]) -> bytes:
 
 
 def _before_acknowledged_at(incident: Incident) -> dict[str, Any]:
-    body = incident.model_dump()
+    body = _before_window_starts_at(incident)
     del body["acknowledged_at"]
+    return body
+
+
+def _before_window_starts_at(incident: Incident) -> dict[str, Any]:
+    body = incident.model_dump()
+    del body["window_starts_at"]
     return body
 
 
@@ -289,7 +300,48 @@ def test_records_carrying_an_old_incident_still_read() -> None:
     fact = InternalFact(fact_id="f1", kind=FactKind.incident, incident_id="inc_1", at=AT, incident=INCIDENT)
     old_fact = {**fact.model_dump(), "incident": _before_acknowledged_at(INCIDENT)}
     assert decode(_old_wire(15, old_fact), InternalFact) == fact
-    assert [i["id"] for i in _HISTORY] == [3, 10, 15]
+    assert [i["id"] for i in _HISTORY] == [3, 10, 15, 16, 17, 18]
+
+
+#: A maintenance version as id 16 carried it: acknowledged_at known, the window start not yet.
+MAINTENANCE = INCIDENT.model_copy(
+    update={
+        "incident_id": "mnt_1",
+        "kind": IncidentKind.maintenance,
+        "symptom": "maintenance",
+        "change": "scheduled",
+        "eta": AT + timedelta(days=2, hours=1),
+        "acknowledged_at": AT + timedelta(minutes=4),
+    }
+)
+
+
+def test_an_incident_written_before_window_starts_at_still_reads() -> None:
+    wire = _old_wire(16, _before_window_starts_at(MAINTENANCE))
+    assert decode(wire, Incident) == MAINTENANCE
+    assert decode_any(wire) == MAINTENANCE
+    assert decode(wire, Incident).window_starts_at is None  # readers fall back to opened_at
+    with pytest.raises(DecodeError, match=r"schema id 16 is io\.forewarn\.Incident"):
+        decode(wire, ObservabilityEvent)
+
+
+def test_records_carrying_an_incident_before_window_starts_at_still_read() -> None:
+    """Ids 17 and 18 name Incident 16 while 10 and 15 still name 3 (the test above): the history
+    defines Incident twice, and each old record reads the one it was written with."""
+    request = REQUEST.model_copy(update={"incident": MAINTENANCE})
+    body = {**request.model_dump(), "incident": _before_window_starts_at(MAINTENANCE)}
+    assert decode(_old_wire(17, body), TargetingRequest) == request
+    fact = InternalFact(fact_id="f1", kind=FactKind.incident, incident_id="mnt_1", at=AT, incident=MAINTENANCE)
+    old_fact = {**fact.model_dump(), "incident": _before_window_starts_at(MAINTENANCE)}
+    assert decode(_old_wire(18, old_fact), InternalFact) == fact
+
+
+def test_a_maintenance_window_start_round_trips_on_the_new_id() -> None:
+    window = MAINTENANCE.model_copy(update={"window_starts_at": AT + timedelta(days=2)})
+    assert encode(window)[:5] == b"\x00\x00\x00\x00\x13"
+    assert decode(encode(window), Incident).window_starts_at == AT + timedelta(days=2)
+    request = REQUEST.model_copy(update={"incident": window})
+    assert decode(encode(request), TargetingRequest).incident.window_starts_at == AT + timedelta(days=2)
 
 
 def test_an_acknowledged_incident_round_trips_on_the_new_id() -> None:
@@ -352,7 +404,7 @@ def test_empty_and_garbage_bodies_are_undecodable() -> None:
 def test_another_record_type_is_wrong_type() -> None:
     error = _rejects(encode(INCIDENT), ObservabilityEvent)
     assert error.error_type == "wrong_type"
-    assert error.reason == ("schema id 16 is io.forewarn.Incident, expected io.forewarn.ObservabilityEvent (id 2)")
+    assert error.reason == ("schema id 19 is io.forewarn.Incident, expected io.forewarn.ObservabilityEvent (id 2)")
     assert decode_any(encode(INCIDENT)) == INCIDENT
 
 

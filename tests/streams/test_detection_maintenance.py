@@ -4,6 +4,7 @@ while the work runs and count again once it is over."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,12 @@ from click.testing import CliRunner
 
 from forewarn.cli import main
 from forewarn.config import Settings
+from forewarn.policy import Policy
 from forewarn.process import WorkerProcess
+from forewarn.processors.draft import Drafter
+from forewarn.processors.draft.times import full_time
 from forewarn.publish import Publisher, raw_signal_from_json, read_json_lines, wait_until
-from forewarn.schemas.models import IncidentKind
+from forewarn.schemas.models import Channel, IncidentKind
 from scenario_replay import POLICY_FILE, fixture, read_incidents, timeline, wait_detection_quiet
 
 pytestmark = pytest.mark.broker
@@ -67,6 +71,12 @@ def test_overrunning_maintenance_is_announced_and_suppresses_alerts(settings: Se
         (7, "overrun", "identified", False, "P3", "05:30", "07:00", "maintenance,sla_credit"),
         (8, "completed", "resolved", False, "P3", "05:40", None, "maintenance,sla_credit"),
     ]
+    # scheduled at 00:30, the window starts at 02:00: every version says so, and so does the notice
+    starts = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    assert {(i.opened_at.strftime("%H:%M"), i.window_starts_at) for i in work} == {("00:30", starts)}
+    (notice,) = [i for i in work if i.version == 1]
+    words = Drafter(Policy(), "https://status.example.com").skeleton(notice, Channel.email, "en")
+    assert f"from {full_time(starts, 'UTC', 'en')} to " in words.for_reader(None).text
     # three and a half hours of errors and a critical alert during the work: no incident;
     # the outage at 06:30, after the window closed, is one
     others = [i for i in incidents if i.kind is not IncidentKind.maintenance]

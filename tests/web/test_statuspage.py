@@ -59,6 +59,8 @@ def version(
     )
 
 
+#: When the maintenance window begins: neither when it was scheduled (an hour ago) nor its next update.
+WINDOW_STARTS = NOW + timedelta(days=1, hours=22)
 RECORD = [
     version("inc-live", 1, Phase.investigating, change="opened"),
     version("inc-live", 2, Phase.identified),
@@ -75,6 +77,20 @@ RECORD = [
         change="scheduled",
         eta=NOW + timedelta(days=2),
         next_update_at=NOW + timedelta(days=1),
+        window_starts_at=WINDOW_STARTS,
+    ),
+    # the operator moves the end 30 minutes earlier before the window begins: still scheduled
+    version(
+        "mnt-1",
+        2,
+        Phase.identified,
+        severity=Severity.P3,
+        kind=IncidentKind.maintenance,
+        service="db",
+        change="update",
+        eta=NOW + timedelta(days=2) - timedelta(minutes=30),
+        next_update_at=NOW + timedelta(days=1),
+        window_starts_at=WINDOW_STARTS,
     ),
 ]
 
@@ -118,8 +134,9 @@ async def test_summary_json_has_atlassians_shape(client: TestClient) -> None:  #
     assert set(incident["incident_updates"][0]) >= {"id", "body", "created_at", "display_at", "affected_components"}
     (maintenance,) = body["scheduled_maintenances"]
     assert maintenance["status"] == "scheduled" and maintenance["scheduled_until"].startswith(
-        (NOW + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+        (NOW + timedelta(days=2) - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
     )
+    assert maintenance["scheduled_for"].startswith(WINDOW_STARTS.strftime("%Y-%m-%dT%H:%M"))
 
 
 async def test_other_v2_endpoints(client: TestClient) -> None:  # type: ignore[type-arg]
@@ -155,6 +172,7 @@ async def test_html_page_shows_state_timeline_history_and_postmortem(client: Tes
     assert "inc-live v2 identified" not in html  # an alert's own words (the summary) never reach the public page
     assert 'data-component="payments" data-status="major_outage"' in html
     assert "Scheduled maintenance" in html and "billing" not in html.lower()
+    assert f"scheduled\n· from {WINDOW_STARTS:%b %d, %H:%M} UTC" in html  # the window, not when it was planned
     assert html.count('class="b-') == 3 * 90
     assert "https://blog.example/pm-old" in html  # P2 post-mortem published on the page
 

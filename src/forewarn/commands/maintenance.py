@@ -22,6 +22,7 @@ from forewarn.operator import (
     send,
 )
 from forewarn.processors.detect.maintenance import IMPACT_SEVERITY
+from forewarn.processors.draft.facts import window_starts
 from forewarn.schemas.models import IncidentKind, OperatorCommand, Phase
 
 BY = click.option("--by", "issued_by", default="operator", envvar="FOREWARN_OPERATOR", show_default=True)
@@ -135,6 +136,6 @@ def list_command() -> None:
     windows = [i for i in incidents.values() if i.kind is IncidentKind.maintenance and i.phase is not Phase.resolved]
     if not windows:
         click.echo("no maintenance scheduled")
-    for w in sorted(windows, key=lambda i: i.opened_at):
+    for w in sorted(windows, key=window_starts):  # the window, not when it was scheduled
         eta = f"{w.eta:%Y-%m-%d %H:%M}Z" if w.eta else "-"
-        click.echo(f"{w.incident_id}  {w.change:<10} ends {eta}  {w.title}")
+        click.echo(f"{w.incident_id}  {w.change:<10} starts {window_starts(w):%Y-%m-%d %H:%M}Z ends {eta}  {w.title}")

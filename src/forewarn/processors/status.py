@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from forewarn.policy import Policy
+from forewarn.processors.draft.facts import window_pending, window_starts
 from forewarn.processors.ids import stable_id
 from forewarn.schemas.models import Incident, IncidentKind, Phase, Severity
 
@@ -103,7 +104,13 @@ class Story:
     def maintenance_status(self) -> str:
         if self.resolved or self.latest.change in ("completed", "ended"):
             return "completed"
-        return "scheduled" if self.latest.change == "scheduled" else "in_progress"
+        # a new end set before the window began is still scheduled work, not work in progress
+        pending = self.latest.change == "scheduled" or window_pending(self.latest)
+        return "scheduled" if pending else "in_progress"
+
+    def window_starts(self) -> datetime:
+        """When the maintenance window begins, as customers were told (not when it was scheduled)."""
+        return window_starts(self.latest)
 
 
 @dataclass
@@ -242,7 +249,7 @@ def incident_json(page: StatusPage, story: Story) -> dict[str, Any]:
         "postmortem_url": story.postmortem_url,
     }
     if story.is_maintenance:
-        body["scheduled_for"] = _iso(latest.next_update_at if latest.change == "scheduled" else first.opened_at)
+        body["scheduled_for"] = _iso(story.window_starts())
         body["scheduled_until"] = _iso(latest.eta)
     return body
 

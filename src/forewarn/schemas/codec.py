@@ -141,16 +141,21 @@ def _load_history(
 
     An old file redefines its own named types (and an old record that embeds another old one,
     such as a TargetingRequest carrying an Incident, names the old one), so old files resolve
-    names among themselves first and fall back to today's types for the rest.
+    names among themselves first and fall back to today's types for the rest. A type can have
+    several old versions (Incident ids 3 and 16), so a name means the definition the history
+    (oldest first) gave it last before the file naming it; each file gets its own copy of the
+    names, because fastavro resolves a named reference through that dict when it reads.
     """
     raws = [(item, json.loads((directory / item["file"]).read_text(encoding="utf-8"))) for item in items]
     redefined: dict[str, tuple[dict[str, Any], str]] = {}
     for _, raw in raws:
         _collect_definitions(raw, "", redefined)
-    old_named = {k: v for k, v in named.items() if k not in redefined}
+    known = {k: v for k, v in named.items() if k not in redefined}
     for item, raw in raws:
         where = directory / item["file"]
-        parsed = parse_schema(raw, old_named)
+        scope = dict(known)
+        parsed = parse_schema(raw, scope)
+        known = scope
         sid, name = int(item["id"]), item["name"]
         if not isinstance(parsed, dict) or parsed.get("name") != name:
             raise ValueError(f"{where}: an old version of {name} must define that record")

@@ -169,6 +169,8 @@ class Incident(Record):
     share_affected: float | None = None
     flags: list[str] = Field(default_factory=list)
     acknowledged_at: UtcDatetime | None = None
+    #: Maintenance: when the window begins (``opened_at`` is when it was scheduled, ``eta`` its end).
+    window_starts_at: UtcDatetime | None = None
 
 
 class Contacts(Record):

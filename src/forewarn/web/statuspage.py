@@ -183,6 +183,7 @@ body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0
 {% set upcoming = page.maintenance() %}{% if upcoming %}<h2>Scheduled maintenance</h2>
 {% for story in upcoming %}<section class="maintenance-item" data-status="{{ story.maintenance_status() }}">
 <h3>{{ story.latest.title }}</h3><div class="muted">{{ story.maintenance_status()|replace("_", " ") }}
+· from {{ story.window_starts().strftime("%b %d, %H:%M") }} UTC
 {% if story.latest.eta %}· until {{ story.latest.eta.strftime("%b %d, %H:%M") }} UTC{% endif %}</div>
 </section>{% endfor %}{% endif %}
 <h2>Components</h2>

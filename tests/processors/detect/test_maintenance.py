@@ -87,6 +87,25 @@ def test_operator_revised_end() -> None:
     assert [v.change for v in m.advance(plan, END, POLICY)] == []  # the next notice is 30 min before 13:00
 
 
+def test_every_version_carries_the_window_start_not_the_scheduling_time() -> None:
+    """opened_at is when the work was scheduled (09:00); customers are told the window (11:00)."""
+    plan, versions = m.schedule(scheduling(), POLICY)
+    versions += m.extend(plan, END - timedelta(minutes=15), T0 + timedelta(minutes=30), POLICY)  # before it began
+    versions += m.advance(plan, T0 + timedelta(hours=6), POLICY)
+    versions += m.complete(plan, T0 + timedelta(hours=6, minutes=20), POLICY)
+    other, cancelled = m.schedule(scheduling(), POLICY)
+    cancelled += m.cancel(other, T0 + timedelta(minutes=5), POLICY)
+    assert len(versions) > 5
+    assert {(v.opened_at, v.window_starts_at) for v in [*versions, *cancelled]} == {(T0, START)}
+
+
+def test_a_plan_kept_from_before_the_window_start_field_gains_it() -> None:
+    plan, _ = m.schedule(scheduling(), POLICY)
+    plan.incident = plan.incident.model_copy(update={"window_starts_at": None})  # as a stored plan reads it
+    (started,) = m.advance(plan, START, POLICY)
+    assert started.window_starts_at == START
+
+
 @pytest.mark.parametrize(
     ("fields", "reason"),
     [

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -134,6 +135,7 @@ def schedule(command: OperatorCommand, policy: Policy) -> tuple[Plan, list[Incid
         updated_at=at,
         first_signal_at=at,
         eta=ends,
+        window_starts_at=starts,
         cause="planned maintenance",
         summary=command.summary or f"Planned maintenance of {service} ({impact} impact)",
         rule=f"operator:{command.issued_by}",
@@ -164,6 +166,13 @@ def _overrun_at(plan: Plan, rules: MaintenanceRules) -> datetime:
     return plan.current_end - lead
 
 
+def _next(plan: Plan, change: str, at: datetime, policy: Policy, **updates: Any) -> Incident:
+    """The window's next version, carrying the window start on every one: the incident's
+    ``opened_at`` is when the work was scheduled, and a plan kept from before the field existed
+    gains it on its next version."""
+    return next_version(plan.incident, policy, change, at, window_starts_at=plan.starts_at, **updates)
+
+
 def advance(plan: Plan, until: datetime, policy: Policy) -> list[Incident]:
     """Every boundary up to ``until``, in time order, each as the version it causes."""
     rules = policy.rules.maintenance
@@ -187,14 +196,14 @@ def advance(plan: Plan, until: datetime, policy: Policy) -> list[Incident]:
 def _cross(plan: Plan, at: datetime, what: str, rules: MaintenanceRules, policy: Policy) -> Incident:
     if what == "started":
         plan.status = Status.in_progress
-        plan.incident = next_version(plan.incident, policy, "started", at)
+        plan.incident = _next(plan, "started", at, policy)
     elif what == "overrun":
         plan.current_end += rules.overrun_extension
-        plan.incident = next_version(plan.incident, policy, "overrun", at, eta=plan.current_end)
+        plan.incident = _next(plan, "overrun", at, policy, eta=plan.current_end)
     else:
         plan.sla_credit = True
         flags = sorted({*plan.incident.flags, SLA_FLAG})
-        plan.incident = next_version(plan.incident, policy, "update", at, flags=flags)
+        plan.incident = _next(plan, "update", at, policy, flags=flags)
     return plan.incident
 
 
@@ -204,16 +213,14 @@ def complete(plan: Plan, at: datetime, policy: Policy) -> list[Incident]:
     out = advance(plan, at, policy)
     if plan.status is Status.scheduled:  # never started: nothing happened, call it off
         plan.status = Status.cancelled
-        plan.incident = next_version(plan.incident, policy, "cancelled", at, phase=Phase.resolved, resolved_at=at)
+        plan.incident = _next(plan, "cancelled", at, policy, phase=Phase.resolved, resolved_at=at)
         return [*out, plan.incident]
     plan.status, plan.completed_at = Status.completed, at
     flags = list(plan.incident.flags)
     if at - plan.planned_end > policy.rules.maintenance.sla_credit_after:
         flags = sorted({*flags, SLA_FLAG})
         plan.sla_credit = True
-    plan.incident = next_version(
-        plan.incident, policy, "completed", at, phase=Phase.resolved, resolved_at=at, eta=None, flags=flags
-    )
+    plan.incident = _next(plan, "completed", at, policy, phase=Phase.resolved, resolved_at=at, eta=None, flags=flags)
     return [*out, plan.incident]
 
 
@@ -221,7 +228,7 @@ def cancel(plan: Plan, at: datetime, policy: Policy) -> list[Incident]:
     if plan.status is not Status.scheduled:
         raise MaintenanceError(f"{plan.maintenance_id} is {plan.status.value}; only scheduled work can be cancelled")
     plan.status = Status.cancelled
-    plan.incident = next_version(plan.incident, policy, "cancelled", at, phase=Phase.resolved, resolved_at=at)
+    plan.incident = _next(plan, "cancelled", at, policy, phase=Phase.resolved, resolved_at=at)
     return [plan.incident]
 
 
@@ -234,7 +241,7 @@ def extend(plan: Plan, ends_at: datetime, at: datetime, policy: Policy) -> list[
     out = advance(plan, at, policy)
     plan.current_end = ends_at
     change = "overrun" if ends_at > plan.planned_end else "update"
-    plan.incident = next_version(plan.incident, policy, change, at, eta=ends_at)
+    plan.incident = _next(plan, change, at, policy, eta=ends_at)
     return [*out, plan.incident]
 
 

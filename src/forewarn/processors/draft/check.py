@@ -25,22 +25,39 @@ _VERSIONS: dict[str, dict[str, Any]] = {
         "resolved_at": _T0 + 50 * _M,
         "flags": ["sla_breach"],
     },
+    # Maintenance is scheduled ahead (opened_at) of its window (window_starts_at, eta its end), so
+    # a message stating opened_at as the start shows the wrong day.
     "maintenance_scheduled": {
         "kind": IncidentKind.maintenance,
         "severity": Severity.P3,
         "symptom": "maintenance",
-        "opened_at": _T0 + 2 * 24 * 60 * _M,
+        "change": "scheduled",
+        "window_starts_at": _T0 + 2 * 24 * 60 * _M,
         "eta": _T0 + (2 * 24 * 60 + 120) * _M,
         "next_update_at": None,
     },
-    "maintenance_start": {"kind": IncidentKind.maintenance, "change": "started", "eta": _T0 + 120 * _M},
+    "maintenance_start": {
+        "kind": IncidentKind.maintenance,
+        "change": "started",
+        "opened_at": _T0 - 2 * 24 * 60 * _M,
+        "window_starts_at": _T0,
+        "eta": _T0 + 120 * _M,
+    },
     "maintenance_end": {
         "kind": IncidentKind.maintenance,
         "change": "resolved",
         "phase": Phase.resolved,
+        "opened_at": _T0 - 2 * 24 * 60 * _M,
+        "window_starts_at": _T0,
         "resolved_at": _T0 + 110 * _M,
     },
-    "maintenance_overrun": {"kind": IncidentKind.maintenance, "change": "overrun", "eta": _T0 + 180 * _M},
+    "maintenance_overrun": {
+        "kind": IncidentKind.maintenance,
+        "change": "overrun",
+        "opened_at": _T0 - 2 * 24 * 60 * _M,
+        "window_starts_at": _T0,
+        "eta": _T0 + 180 * _M,
+    },
     "false_alarm": {"change": "false_alarm", "phase": Phase.resolved, "resolved_at": _T0 + 10 * _M},
     "executive_note": {"change": "extended", "updated_at": _T0 + 190 * _M, "eta": _T0 + 240 * _M},
     "postmortem": {
@@ -59,6 +76,17 @@ _VERSIONS: dict[str, dict[str, Any]] = {
         "updated_at": _T0 + 2 * 24 * 60 * _M,
         "resolved_at": _T0 + 2 * 24 * 60 * _M,
         "eta": _T0 + (2 * 24 * 60 + 120) * _M,
+        "next_update_at": None,
+    },
+    # the operator moves the end 30 minutes earlier a day before the window begins
+    "maintenance_rescheduled": {
+        "kind": IncidentKind.maintenance,
+        "severity": Severity.P3,
+        "symptom": "maintenance",
+        "change": "update",
+        "updated_at": _T0 + 24 * 60 * _M,
+        "window_starts_at": _T0 + 2 * 24 * 60 * _M,
+        "eta": _T0 + (2 * 24 * 60 + 90) * _M,
         "next_update_at": None,
     },
 }

@@ -28,6 +28,7 @@ TEMPLATES: tuple[str, ...] = (
     "executive_note",
     "postmortem",
     "maintenance_cancelled",
+    "maintenance_rescheduled",
 )
 #: Time facts a message may show; each is a ``{name}`` (full) and ``{name_short}`` placeholder.
 TIME_FACTS: tuple[str, ...] = ("eta", "next_update", "starts", "ends", "resolved", "opened")
@@ -47,6 +48,7 @@ REQUIRED_FACTS: dict[str, tuple[str, ...]] = {
     "false_alarm": ("service", "status"),
     "postmortem": ("service", "status"),
     "maintenance_cancelled": ("service", "status"),
+    "maintenance_rescheduled": ("service", "status", "starts", "ends"),
 }
 STATUS_KEYS: tuple[str, ...] = (
     "investigating",
@@ -75,11 +77,13 @@ def template_for(incident: Incident) -> str:
             return "maintenance_cancelled"
         if incident.phase is Phase.resolved:
             return "maintenance_end"
+        if change != "scheduled" and window_pending(incident):
+            return "maintenance_rescheduled"  # an operator moved the end before the work began
         if change == "overrun" or (change == "update" and "sla_credit" in incident.flags):
             return "maintenance_overrun"  # the credit boundary comes only while work runs past its end
         if change in ("started", "phase", "update"):
-            # "update": an operator's revised end no later than planned. The version does not say
-            # whether the window has started; detection sends it mostly while work runs.
+            # "update": an operator's revised end no later than planned, while the work runs (or
+            # in a version from before window_starts_at, which cannot tell).
             return "maintenance_start"
         return "maintenance_scheduled"
     if incident.phase is Phase.resolved:
@@ -87,9 +91,23 @@ def template_for(incident: Incident) -> str:
     return "initial" if change in ("opened", "confirmed") else "update"  # confirmed: first customer-visible version
 
 
+def window_starts(incident: Incident) -> datetime:
+    """When a maintenance window begins. Versions written before ``window_starts_at`` existed
+    carry only ``opened_at``, which for them is the best there is."""
+    return incident.window_starts_at or incident.opened_at
+
+
+def window_pending(incident: Incident) -> bool:
+    """A maintenance version from before its window began: the work is still to come, whatever
+    the version changed. Unknown (False) for versions without ``window_starts_at``."""
+    starts = incident.window_starts_at
+    return incident.kind is IncidentKind.maintenance and starts is not None and incident.updated_at < starts
+
+
 def status_key(template: str, incident: Incident) -> str:
     return {
         "maintenance_scheduled": "scheduled",
+        "maintenance_rescheduled": "scheduled",
         "maintenance_start": "in_progress",
         "maintenance_overrun": "in_progress",
         "maintenance_end": "completed",
@@ -191,7 +209,7 @@ def facts_for(incident: Incident, policy: Policy) -> Facts:
     if incident.resolved_at is not None:
         times["resolved"] = incident.resolved_at
     if incident.kind is IncidentKind.maintenance:
-        times["starts"] = incident.opened_at
+        times["starts"] = window_starts(incident)
         if incident.eta is not None:
             times["ends"] = incident.eta
     if template == "maintenance_cancelled":  # no window to state: it will not happen

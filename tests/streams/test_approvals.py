@@ -1,6 +1,7 @@
 """Approval gates through the real broker: a held P1 draft reaches the customer only after a
 person approves it (here with an edit, from the CLI), the on-call is reminded while it waits,
-and the approver and edit are in the audit record."""
+and the approver and edit are in the audit record. A second P1 is approved for all its readers
+at once (`approvals approve --incident --version`), each draft with its own approval record."""
 
 from __future__ import annotations
 
@@ -92,6 +93,33 @@ def leaky_version(now: datetime, cause: str) -> Incident:
     )
 
 
+US_READERS = ("c-us1", "c-us2", "c-us3")
+
+
+def us_outage(now: datetime) -> Incident:
+    return Incident(
+        incident_id="inc_us",
+        version=1,
+        dedup_key="payments|us-east|outage",
+        title="Payments outage in US-EAST",
+        service="payments",
+        region="us-east",
+        symptom="outage",
+        phase=Phase.investigating,
+        severity=Severity.P1,
+        kind=IncidentKind.regional_outage,
+        change="opened",
+        opened_at=now,
+        updated_at=now,
+        first_signal_at=now,
+        affected_services=["payments"],
+    )
+
+
+def in_table(settings: Settings, customer_id: str) -> bool:
+    return httpx.get(f"http://127.0.0.1:{settings.web_port}/customers/{customer_id}").status_code == 200
+
+
 def pending(settings: Settings) -> list[Approval]:
     records = [decode(m.value(), Approval) for m in read_topic(settings, "approvals")]
     return [a for a in records if a.status is ApprovalStatus.pending]
@@ -103,6 +131,8 @@ def test_held_p1_draft_is_sent_only_after_approval(
     settings, policy = gated
     publisher = Publisher(settings)
     publisher.send("customers", customer("c-eu", regions=("eu-west",)))
+    for reader in US_READERS:  # told only of the second P1, approved for all of them at once
+        publisher.send("customers", customer(reader, regions=("us-east",)))
     publisher.flush()
     with WorkerProcess(settings, tmp_path / "worker.log", policy=policy) as worker:
         publisher.send("raw", raw_signal_from_json(alertmanager()))
@@ -172,6 +202,44 @@ def test_held_p1_draft_is_sent_only_after_approval(
             main, ["approvals", "approve", leaky.approval_id, "--approver", "maria"], env=env
         )
         assert unchanged.exit_code == 1 and "internal_fact: states 'ledger-db'" in unchanged.output, unchanged.output
+
+        # a P1 for every reader in US-EAST: one decision approves the version's drafts, each on its own record
+        wait_until(lambda: worker.check() or all(in_table(settings, c) for c in US_READERS), 90, "US readers")
+        publisher.send("incidents", us_outage(now))
+        publisher.flush()
+        wait_until(
+            lambda: worker.check() or len([a for a in pending(settings) if a.incident_id == "inc_us"]) == 3,
+            90,
+            "three held drafts of the US P1",
+        )
+        batch = CliRunner().invoke(
+            main,
+            [
+                "approvals",
+                "approve",
+                "--incident",
+                "inc_us",
+                "--version",
+                "1",
+                "--channel",
+                "email",
+                "--approver",
+                "lee",
+            ],
+            env=env,
+        )
+        assert batch.exit_code == 0, batch.output
+        assert "inc_us v1 email/en (initial, template): 3 ready" in batch.output
+        assert "3 drafts approved by lee" in batch.output
+        wait_until(
+            lambda: worker.check() or {m["To"] for m in mailbox.snapshot()} >= {f"ops@{c}.example" for c in US_READERS},
+            90,
+            "the US readers' approved drafts delivered",
+        )
+        none_left = CliRunner().invoke(
+            main, ["approvals", "approve", "--incident", "inc_us", "--version", "1", "--approver", "lee"], env=env
+        )
+        assert none_left.exit_code == 1 and "no pending drafts of inc_us v1" in none_left.output
         wait_quiet(settings, worker, 90)
     sent = mails[1]
     assert sent["To"] == "ops@c-eu.example" and sent["Subject"] == "Payments are failing in EU-WEST"
@@ -182,8 +250,20 @@ def test_held_p1_draft_is_sent_only_after_approval(
     commands = [decode(m.value(), NotificationCommand) for m in read_topic(settings, "notify.email")]
     to_customer = [c for c in commands if c.customer_id == "c-eu"]
     assert [c.approval_id for c in to_customer] == [held["approval_id"]]  # nothing gated went out unapproved
+    us = {c.customer_id: c.approval_id for c in commands if c.incident_id == "inc_us"}
+    records = [decode(m.value(), Approval) for m in read_topic(settings, "approvals")]
+    decided = {a.approval_id: a for a in records if a.incident_id == "inc_us" and a.status is ApprovalStatus.approved}
+    assert set(us) == set(US_READERS) and set(us.values()) == set(decided)  # each sent draft its own approval
+    assert {a.approver for a in decided.values()} == {"lee"}
     with open_clickhouse(settings.clickhouse_dsn, read_only=True) as wh:
-        rows = wh.query("SELECT action, approver, detail['edited'] FROM audit FINAL WHERE stage = 'approve'")
+        rows = wh.query(
+            "SELECT action, approver, detail['edited'] FROM audit FINAL WHERE stage = 'approve'"
+            " AND incident_id != 'inc_us'"
+        )
+        batch_rows = wh.query(
+            "SELECT approver, detail['batch_sample'] FROM audit FINAL"
+            " WHERE stage = 'approve' AND action = 'approved' AND incident_id = 'inc_us'"
+        )
         ((drafted, edited_text, edited_hash),) = wh.query(
             "SELECT detail['original_text_sha256'], detail['edited_text'], detail['text_sha256'] FROM audit FINAL"
             f" WHERE stage = 'approve' AND action = 'approved' AND detail['approval_id'] = '{held['approval_id']}'"
@@ -195,3 +275,6 @@ def test_held_p1_draft_is_sent_only_after_approval(
     assert actions["held"] == (None, "false")
     assert actions["approved"] == ("maria", "true")
     assert "reminded" in actions
+    by_lee = [(who, sample) for who, sample in batch_rows]
+    assert len(by_lee) == 3 and {who for who, _ in by_lee} == {"lee"}
+    assert len({sample for _, sample in by_lee}) == 1 and by_lee[0][1] in decided  # the one sample lee read

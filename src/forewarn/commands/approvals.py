@@ -1,5 +1,8 @@
 """`forewarn approvals list|show|approve|reject`: the console's decisions from a terminal.
 
+`approve`/`reject --incident ID --version N [--channel C] [--language L]` decide every held draft of
+one incident version at once (each still gets its own approval record), with a progress bar.
+
 Talks to a running worker's HTTP API (FOREWARN_WEB_HOST/PORT) with FOREWARN_CONSOLE_TOKEN, so a
 decision made here is published and acted on exactly like one made in the browser console.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,68 @@ def _call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         verdicts = "".join(f"\n  - {v}" for v in data.get("verdicts", []))
         raise click.ClickException(f"{response.status_code}: {data.get('error', response.text)}{verdicts}")
     return data
+
+
+def _batch(action: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Decide a batch through the worker, showing its progress (it answers in JSON lines as it publishes)."""
+    settings = Settings.from_env()
+    if not settings.console_token:
+        raise click.ClickException("set FOREWARN_CONSOLE_TOKEN to the worker's console token")
+    url = f"http://{settings.web_host}:{settings.web_port}/api/approval-batches/{action}"
+    headers = {"Authorization": f"Bearer {settings.console_token}"}
+    try:
+        with httpx.stream("POST", url, json=body, headers=headers, timeout=httpx.Timeout(30, read=300)) as response:
+            if response.status_code >= 400:
+                response.read()
+                data = (
+                    response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+                )
+                verdicts = "".join(f"\n  - {v}" for v in data.get("verdicts", []))
+                raise click.ClickException(f"{response.status_code}: {data.get('error', response.text)}{verdicts}")
+            return _follow(response.iter_lines())
+    except httpx.HTTPError as exc:
+        raise click.ClickException(f"cannot reach the worker at {url}: {exc}") from exc
+
+
+def _follow(lines: Iterator[str]) -> dict[str, Any]:
+    plan = json.loads(next(lines))
+    for batch in plan["batches"]:
+        review = f", {batch['review']} for one-by-one review" if batch["review"] else ""
+        click.echo(f"  {batch['batch']}: {batch['ready']} ready{review} (sample {batch['sample']})")
+    for name, verdicts in plan["refused"].items():
+        click.echo(f"  refused {name}: " + "; ".join(verdicts))
+    last: dict[str, Any] = {}
+    with click.progressbar(length=plan["total"], label="deciding", file=click.get_text_stream("stderr")) as bar:
+        done = 0
+        for line in lines:
+            last = json.loads(line)
+            if "error" in last:
+                raise click.ClickException(str(last["error"]))
+            bar.update(int(last["decided"]) - done)
+            done = int(last["decided"])
+    if not last.get("done"):
+        raise click.ClickException(f"the worker stopped after {last.get('decided', 0)} of {plan['total']} drafts")
+    return {**plan, **last}
+
+
+def _selection(incident: str | None, version: int | None, channel: str | None, language: str | None) -> dict[str, Any]:
+    if incident is None or version is None:
+        raise click.UsageError("give an APPROVAL_ID, or --incident and --version for all of that version's drafts")
+    body: dict[str, Any] = {"incident_id": incident, "version": version}
+    if channel:
+        body["channel"] = channel
+    if language:
+        body["language"] = language
+    return body
+
+
+def _batch_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option("--language", default=None, help="With --incident: only drafts in this language.")(command)
+    command = click.option("--channel", default=None, help="With --incident: only drafts for this channel.")(command)
+    command = click.option("--version", type=int, default=None, help="With --incident: the incident version.")(command)
+    return click.option(
+        "--incident", default=None, help="Decide every held draft of this incident version at once (with --version)."
+    )(command)
 
 
 @click.group()
@@ -75,7 +141,7 @@ def _approver(approver: str | None) -> str:
 
 
 @approvals.command()
-@click.argument("approval_id")
+@click.argument("approval_id", required=False)
 @click.option(
     "--edit",
     "edit_file",
@@ -84,8 +150,28 @@ def _approver(approver: str | None) -> str:
     help="Send this text instead (first line 'Subject: ...' replaces an email subject).",
 )
 @click.option("--approver", default=None, help="Who approves (default: your login name).")
-def approve(approval_id: str, edit_file: Path | None, approver: str | None) -> None:
-    """Approve a held draft (optionally edited) and send it."""
+@_batch_options
+def approve(
+    approval_id: str | None,
+    edit_file: Path | None,
+    approver: str | None,
+    incident: str | None,
+    version: int | None,
+    channel: str | None,
+    language: str | None,
+) -> None:
+    """Approve a held draft (optionally edited) and send it; or, with --incident and --version,
+    every held draft of that version (one sample per channel and language is rechecked)."""
+    if approval_id is None:
+        if edit_file is not None:
+            raise click.UsageError("--edit changes one draft: give its APPROVAL_ID")
+        batch = {**_selection(incident, version, channel, language), "approver": _approver(approver)}
+        done = _batch("approve", batch)
+        left = f"; {done['left_for_review']} left for one-by-one review" if done["left_for_review"] else ""
+        click.echo(f"{done['decided']} drafts approved by {batch['approver']}{left}")
+        return
+    if incident is not None:
+        raise click.UsageError("give an APPROVAL_ID or --incident, not both")
     body: dict[str, Any] = {"approver": _approver(approver)}
     if edit_file is not None:
         text = edit_file.read_text(encoding="utf-8")
@@ -98,10 +184,26 @@ def approve(approval_id: str, edit_file: Path | None, approver: str | None) -> N
 
 
 @approvals.command()
-@click.argument("approval_id")
+@click.argument("approval_id", required=False)
 @click.option("--reason", default="", help="Why it must not be sent.")
 @click.option("--approver", default=None, help="Who rejects (default: your login name).")
-def reject(approval_id: str, reason: str, approver: str | None) -> None:
-    """Reject a held draft: it is never sent."""
+@_batch_options
+def reject(
+    approval_id: str | None,
+    reason: str,
+    approver: str | None,
+    incident: str | None,
+    version: int | None,
+    channel: str | None,
+    language: str | None,
+) -> None:
+    """Reject a held draft: it is never sent. With --incident and --version: every held draft of that version."""
+    if approval_id is None:
+        body = {**_selection(incident, version, channel, language), "approver": _approver(approver), "reason": reason}
+        done = _batch("reject", body)
+        click.echo(f"{done['decided']} drafts rejected by {body['approver']}")
+        return
+    if incident is not None:
+        raise click.UsageError("give an APPROVAL_ID or --incident, not both")
     a = _call("POST", f"/api/approvals/{approval_id}/reject", {"approver": _approver(approver), "reason": reason})
     click.echo(json.dumps({"approval_id": a["approval_id"], "status": a["status"]}))

@@ -31,6 +31,9 @@ VALIDATION = "validation"
 #: ``metadata`` key an edit leaves on its command: the drafted text's hash (the first edit's
 #: original, kept through later edits), so the audit can say what the approver changed.
 ORIGINAL_TEXT_SHA256 = "original_text_sha256"
+#: ``metadata`` key on a command decided with its batch (``processors.bulk_approval``): the approval
+#: id of the sample the person read for the whole batch.
+BATCH_SAMPLE = "batch_sample"
 _DECIDED = frozenset({ApprovalStatus.approved, ApprovalStatus.rejected, ApprovalStatus.expired})
 
 

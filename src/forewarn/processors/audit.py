@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from forewarn.processors.approve import ORIGINAL_TEXT_SHA256, text_sha256
+from forewarn.processors.approve import BATCH_SAMPLE, ORIGINAL_TEXT_SHA256, text_sha256
 from forewarn.processors.ids import pseudonymise, stable_id
 from forewarn.schemas.models import Approval, AuditRecord, DeadLetter, DeliveryReceipt, Incident, NotificationCommand
 
@@ -105,6 +105,9 @@ def approval_audit(approval: Approval, pseudonym_key: str, now: datetime, action
         "edited": str(approval.edited).lower(),
         "text_sha256": text_sha256(cmd.text),
     }
+    sample = cmd.metadata.get(BATCH_SAMPLE)
+    if sample:  # decided with its batch: the approval id of the sample the person read
+        detail["batch_sample"] = sample
     if approval.edited:
         detail.update(
             original_text_sha256=cmd.metadata.get(ORIGINAL_TEXT_SHA256, ""),

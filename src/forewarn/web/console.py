@@ -16,10 +16,12 @@ import hashlib
 import hmac
 from html import escape
 from typing import Any
+from urllib.parse import quote_plus
 
 from aiohttp import web
 
 from forewarn.processors.approve import Edit, decided, recheck
+from forewarn.processors.bulk_approval import Batch, batches
 from forewarn.processors.draft import Drafter
 from forewarn.processors.incident_room import RoomState
 from forewarn.publish import read_topic
@@ -128,7 +130,8 @@ async def held_incident(ctx: WebContext, approval: Approval) -> Incident | None:
         raise web.HTTPServiceUnavailable(text=f"the incidents topic could not be read in full: {exc}") from exc
 
 
-def _drafter(ctx: WebContext) -> Drafter:
+def drafter(ctx: WebContext) -> Drafter:
+    """One template drafter per web context (its skeleton cache is shared by every recheck)."""
     found = ctx.extras.get("drafter")
     if not isinstance(found, Drafter):
         found = ctx.extras["drafter"] = Drafter(ctx.stages.ctx.policy, ctx.settings.status_page_url)
@@ -142,13 +145,13 @@ async def _verdicts(record: Approval, ctx: WebContext) -> list[str]:
             f"facts: {record.incident_id} v{record.incident_version} is not on the incidents topic, "
             "so the draft cannot be checked against its facts"
         ]
-    return recheck(record, incident, _drafter(ctx))
+    return recheck(record, incident, drafter(ctx))
 
 
 # ---- JSON API ----------------------------------------------------------------------------
 
 
-def _api_guard(request: web.Request) -> None:
+def api_guard(request: web.Request) -> None:
     if not request.app[CONTEXT].settings.console_token:
         raise web.HTTPServiceUnavailable(
             text='{"error": "set FOREWARN_CONSOLE_TOKEN"}', content_type="application/json"
@@ -158,7 +161,7 @@ def _api_guard(request: web.Request) -> None:
 
 
 async def api_list(request: web.Request) -> web.Response:
-    _api_guard(request)
+    api_guard(request)
     wanted = request.query.get("status")
     found = await approvals(request.app[CONTEXT])
     rows = [a.model_dump(mode="json") for a in found.values() if wanted in (None, "", a.status.value)]
@@ -166,7 +169,7 @@ async def api_list(request: web.Request) -> web.Response:
 
 
 async def api_show(request: web.Request) -> web.Response:
-    _api_guard(request)
+    api_guard(request)
     found = (await approvals(request.app[CONTEXT])).get(request.match_info["approval_id"])
     if found is None:
         return web.json_response({"error": "no such approval"}, status=404)
@@ -174,7 +177,7 @@ async def api_show(request: web.Request) -> web.Response:
 
 
 async def api_decide(request: web.Request) -> web.Response:
-    _api_guard(request)
+    api_guard(request)
     try:
         body = await request.json()
         record = await decide(
@@ -196,7 +199,7 @@ _STYLE = (
 )
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
+def page(title: str, body: str, status: int = 200) -> web.Response:
     html = f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title><style>{_STYLE}</style>"
     html += f"</head><body><h1>{escape(title)}</h1>{body}</body></html>"
     return web.Response(text=html, content_type="text/html", status=status)
@@ -206,13 +209,13 @@ def _login_form(error: str = "") -> web.Response:
     note = f"<p class='verdicts'>{escape(error)}</p>" if error else ""
     form = "<form method='post' action='/console/login'><label>Token <input type='password' name='token' id='token'>"
     form += "</label> <button type='submit' id='login'>Sign in</button></form>"
-    return _page("forewarn console — sign in", note + form, 401 if error else 200)
+    return page("forewarn console — sign in", note + form, 401 if error else 200)
 
 
 async def console_login(request: web.Request) -> web.Response:
     token = request.app[CONTEXT].settings.console_token
     if not token:
-        return _page("forewarn console", "<p>The console is off: set FOREWARN_CONSOLE_TOKEN.</p>", 503)
+        return page("forewarn console", "<p>The console is off: set FOREWARN_CONSOLE_TOKEN.</p>", 503)
     if request.method == "GET":
         return _login_form()
     form = await request.post()
@@ -223,7 +226,7 @@ async def console_login(request: web.Request) -> web.Response:
     raise response
 
 
-def _console_guard(request: web.Request) -> None:
+def console_guard(request: web.Request) -> None:
     if not _authorised(request):
         raise web.HTTPSeeOther("/console/login")
 
@@ -255,22 +258,62 @@ def _summary_block(room: RoomState) -> str:
     )
 
 
+#: Drafts listed one per row; the rest are reached through their batch (a P1 holds one per customer).
+LISTED_MAX = 200
+
+
+def _batch_row(batch: Batch) -> str:
+    key, sample = batch.key, batch.sample
+    fields = {
+        "incident_id": key.incident_id,
+        "version": str(key.incident_version),
+        "channel": key.channel.value,
+        "language": key.language,
+        "template": key.template,
+        "source": key.source.value,
+    }
+    hidden = "".join(f"<input type='hidden' name='{n}' value='{escape(v, quote=True)}'>" for n, v in fields.items())
+    review = f" (+{len(batch.review)} to review one by one)" if batch.review else ""
+    text = (f"Subject: {sample.command.subject}\n\n" if sample.command.subject else "") + sample.command.text
+    return (
+        f"<tr class='batch' data-batch='{escape(str(key), quote=True)}'>"
+        f"<td>{escape(key.incident_id)} v{key.incident_version}</td><td>{key.channel.value}</td>"
+        f"<td>{key.language}</td><td>{escape(key.template)} ({key.source.value})</td>"
+        f"<td class='count'>{len(batch.ready)}{review}</td><td>{escape(sample.reason)}<details><summary>sample: "
+        f"<a href='/console/approvals/{sample.approval_id}'>{sample.approval_id}</a></summary><pre class='sample'>"
+        f"{escape(text)}</pre></details><form method='post' action='/console/batches'>{hidden}"
+        "<input name='approver' placeholder='your name' class='approver'> <input name='reason' placeholder='reason'>"
+        f" <button name='action' value='approve' class='approve-batch'>Approve all {len(batch.ready)}</button>"
+        f" <button name='action' value='reject' class='reject-batch'>Reject all {batch.count}</button></form></td></tr>"
+    )
+
+
 async def console_list(request: web.Request) -> web.Response:
-    _console_guard(request)
+    console_guard(request)
     summaries = "".join(_summary_block(room) for room in running_summaries(request.app[CONTEXT]))
     if summaries:
         summaries = f"<h2>Open incidents: what is known</h2><section id='summaries'>{summaries}</section>"
     found = sorted((await approvals(request.app[CONTEXT])).values(), key=lambda a: a.requested_at, reverse=True)
+    grouped = "".join(_batch_row(b) for b in batches(found))
+    if grouped:
+        head = "<tr><th>incident</th><th>channel</th><th>lang</th><th>words</th><th>pending</th><th>sample</th></tr>"
+        grouped = (
+            f"<h2>Batches: one sample to read, one decision for all</h2><table id='batches'>{head}{grouped}</table>"
+        )
     rows = "".join(
         f"<tr class='{a.status.value}'><td><a href='/console/approvals/{a.approval_id}'>{a.approval_id}</a></td>"
         f"<td>{a.status.value}</td><td>{a.command.severity.value}</td><td>{a.command.channel.value}</td>"
         f"<td>{escape(a.command.customer_id)}</td><td>{a.command.language}</td><td>{escape(a.reason)}</td></tr>"
-        for a in found
+        for a in found[:LISTED_MAX]
+    )
+    more = (
+        f"<p id='more'>Showing the latest {LISTED_MAX} of {len(found)} drafts.</p>" if len(found) > LISTED_MAX else ""
     )
     head = "<tr><th>id</th><th>status</th><th>sev</th><th>channel</th><th>customer</th><th>lang</th><th>why</th></tr>"
-    note = f"<p>{escape(request.query.get('note', ''))}</p>" if request.query.get("note") else ""
-    return _page(
-        "Drafts waiting for approval", f"{note}{summaries}<h2>Drafts</h2><table id='approvals'>{head}{rows}</table>"
+    note = f"<p id='note'>{escape(request.query.get('note', ''))}</p>" if request.query.get("note") else ""
+    return page(
+        "Drafts waiting for approval",
+        f"{note}{summaries}{grouped}<h2>Drafts</h2>{more}<table id='approvals'>{head}{rows}</table>",
     )
 
 
@@ -301,21 +344,21 @@ def _detail(a: Approval, error: str = "", verdicts: list[str] | None = None) -> 
 
 
 async def console_detail(request: web.Request) -> web.Response:
-    _console_guard(request)
+    console_guard(request)
     ctx = request.app[CONTEXT]
     approval_id = request.match_info["approval_id"]
     found = (await approvals(ctx)).get(approval_id)
     if found is None:
-        return _page("Not found", f"<p>No approval {escape(approval_id)}.</p>", 404)
+        return page("Not found", f"<p>No approval {escape(approval_id)}.</p>", 404)
     if request.method == "GET":
         known = "".join(_summary_block(room) for room in running_summaries(ctx, found.incident_id))
-        return _page(f"Draft {approval_id}", _detail(found) + known)
+        return page(f"Draft {approval_id}", _detail(found) + known)
     form = dict(await request.post())
     try:
         record = await decide(ctx, approval_id, str(form.get("action", "")), form)
     except DecisionError as exc:
-        return _page(f"Draft {approval_id}", _detail(found, str(exc), exc.verdicts), exc.status)
-    raise web.HTTPSeeOther(f"/console/approvals?note={record.approval_id}+{record.status.value}")
+        return page(f"Draft {approval_id}", _detail(found, str(exc), exc.verdicts), exc.status)
+    raise web.HTTPSeeOther("/console/approvals?note=" + quote_plus(f"{record.approval_id} {record.status.value}"))
 
 
 def feature(app: web.Application, ctx: WebContext) -> None:

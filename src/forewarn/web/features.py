@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from forewarn.web import console, customers, incidents, ingest
+from forewarn.web import bulk_approvals, console, customers, incidents, ingest
 from forewarn.web.banners import banner_feed
 from forewarn.web.helpdesk import helpdesk_webhook
 from forewarn.web.query import query_endpoint
@@ -14,6 +14,7 @@ def features() -> list[Feature]:
     found: list[Feature] = []
     found.append(customers.feature)
     found.append(console.feature)
+    found.append(bulk_approvals.feature)
     found.append(ingest.feature)
     found.append(incidents.feature)
     found.append(query_endpoint)

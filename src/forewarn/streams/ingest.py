@@ -19,7 +19,7 @@ import faust
 from forewarn.processors.detect.cascade import ServiceGraph
 from forewarn.processors.detect.dedup import keyed_by_dedup
 from forewarn.processors.detect.signals import SignalGrouper
-from forewarn.processors.normalize import NormalizeError, normalize
+from forewarn.processors.normalize import NormalizeError, Sample, normalize_signals
 from forewarn.schemas.codec import encode
 from forewarn.schemas.models import ObservabilityEvent, RawSignal
 from forewarn.streams.context import StreamContext
@@ -38,19 +38,23 @@ class Ingest:
         grouper = SignalGrouper(self.graph)
         dedup = self.ctx.topics["dedup"]
         for message in messages:
-            events = await self.normalize(message)
-            self.events_seen += len(events)
-            for event in events:
-                if keyed_by_dedup(event):  # its incident is found by dedup key first (streams.dedup)
-                    dedup.send_soon(key=event.source_ref.encode(), value=encode(event))
-            grouper.add(e for e in events if not keyed_by_dedup(e))
-        signals = self.ctx.topics["signals"]
+            signals = await self.normalize(message)
+            self.events_seen += len(signals)
+            # A Sample is never PagerDuty's; checking its type first keeps samples cheap.
+            keyed = [e for e in signals if not isinstance(e, Sample) and keyed_by_dedup(e)]
+            if not keyed:
+                grouper.add(signals)
+                continue
+            for event in keyed:  # its incident is found by dedup key first (streams.dedup)
+                dedup.send_soon(key=event.source_ref.encode(), value=encode(event))
+            grouper.add(e for e in signals if isinstance(e, Sample) or not keyed_by_dedup(e))
+        signals_topic = self.ctx.topics["signals"]
         for key, batch in grouper.batches():
             # Buffered, not awaited one by one: the producer flushes before offsets are committed.
-            signals.send_soon(key=key, value=encode(batch))
+            signals_topic.send_soon(key=key, value=encode(batch))
 
-    async def normalize(self, message: Any) -> list[ObservabilityEvent]:
-        """The events in one raw message, or none after dead-lettering it with the reason."""
+    async def normalize(self, message: Any) -> Sequence[ObservabilityEvent | Sample]:
+        """The signals in one raw message, or none after dead-lettering it with the reason."""
         ctx, value = self.ctx, message.value
         if value is None:
             await ctx.reject(message, STAGE, "invalid", "empty record (null value)")
@@ -63,7 +67,7 @@ class Ingest:
         if raw is None:
             return []
         try:
-            return normalize(raw, max_bytes=limit)
+            return normalize_signals(raw, max_bytes=limit)
         except NormalizeError as exc:
             await ctx.reject(message, STAGE, exc.error_type, f"{raw.source}: {exc.reason}")
             return []

@@ -4,8 +4,9 @@ from factories import T0, event
 from forewarn.policy import ServicePolicy
 from forewarn.processors.detect.cascade import ServiceGraph
 from forewarn.processors.detect.detector import unpack
-from forewarn.processors.detect.signals import MAX_SAMPLES_PER_BATCH, SignalGrouper
+from forewarn.processors.detect.signals import MAX_EVENTS_PER_BATCH, MAX_SAMPLES_PER_BATCH, SignalGrouper
 from forewarn.processors.detect.state import to_ms
+from forewarn.processors.normalize import Sample
 from forewarn.schemas.models import ObservabilityEvent
 
 GRAPH = ServiceGraph({"api": ServicePolicy(depends_on=["db"]), "db": ServicePolicy()})
@@ -47,3 +48,33 @@ def test_keys_per_group_and_region_and_size_limits() -> None:
     grouper.add(sample("db", s, 1.0) for s in range(MAX_SAMPLES_PER_BATCH + 5))
     sizes = [sum(r.count for r in b.runs) for _, b in grouper.batches()]
     assert sizes == [MAX_SAMPLES_PER_BATCH, 5]
+
+
+def test_a_key_fills_up_over_many_messages() -> None:
+    """Ingest adds one message at a time: a key's chunk fills up in a later add() than its first."""
+    grouper = SignalGrouper(GRAPH)
+    for n in range(MAX_EVENTS_PER_BATCH + 3):
+        grouper.add([event(service="api", region="eu-west", event_id=f"e{n}")])
+    for s in range(MAX_SAMPLES_PER_BATCH + 2):
+        grouper.add([Sample("db", "eu-west", "latency_p99_ms", to_ms(T0) + s, 1.0)])
+    batches = [b for _, b in grouper.batches()]
+    # a key's chunks keep arrival order: later signals never go back into an earlier chunk
+    assert [(len(b.events), sum(r.count for r in b.runs)) for b in batches] == [
+        (MAX_EVENTS_PER_BATCH, 0),
+        (3, MAX_SAMPLES_PER_BATCH),
+        (0, 2),
+    ]
+    assert {(b.group, b.region) for b in batches} == {("api", "eu-west")}
+
+
+def test_a_sample_groups_as_the_event_it_stands_for() -> None:
+    alert = event(service="api", region="eu-west")
+    events = [sample("db", 0, 10.0), sample("db", 1, 11.0), alert, sample("api", 2, 12.0), sample("db", 3, 13.0)]
+    packed = [
+        e if e is alert else Sample(e.service, e.region, e.metric or "", to_ms(e.occurred_at), e.value or 0.0)
+        for e in events
+    ]
+    as_events, as_samples = SignalGrouper(GRAPH), SignalGrouper(GRAPH)
+    as_events.add(events)
+    as_samples.add(packed)
+    assert list(as_events.batches()) == list(as_samples.batches())

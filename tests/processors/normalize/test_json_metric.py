@@ -8,9 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from forewarn.processors.normalize import json_metric
+from forewarn.processors.detect.signals import is_sample
+from forewarn.processors.detect.state import to_ms
+from forewarn.processors.normalize import Sample, json_metric, normalize, normalize_signals
 from forewarn.processors.normalize._common import SignalContext
-from forewarn.schemas.models import SignalStatus
+from forewarn.schemas.models import ObservabilityEvent, SignalStatus
 
 from ._support import RECEIVED_AT, fixture_doc, rejects, run, run_fixture, without_id
 
@@ -190,10 +192,80 @@ def test_fast_path_agrees_with_checked_path(sample: dict[str, Any]) -> None:
         expected = json_metric._checked_sample(sample, 0, CTX)
     except NormalizeError as exc:
         with pytest.raises(NormalizeError) as caught:
-            json_metric._sample(sample, 0, CTX)
+            json_metric._sample(sample, 0, CTX, False)
         assert (caught.value.error_type, caught.value.reason) == (exc.error_type, exc.reason)
         return
-    actual = json_metric._sample(sample, 0, CTX)
+    actual = json_metric._sample(sample, 0, CTX, False)
+    assert isinstance(actual, ObservabilityEvent)
     assert actual == expected
     assert actual.model_dump() == expected.model_dump()
     assert actual.value is not None and math.isfinite(actual.value)
+
+
+#: received in 2200, where integer epoch milliseconds no longer convert exactly by arithmetic
+FAR_CTX = SignalContext.of(
+    "json", datetime(2200, 1, 1, tzinfo=UTC), max_future_skew=timedelta(minutes=5), max_age=timedelta(days=30)
+)
+_FAR_MS = to_ms(FAR_CTX.received_at)
+_near = {
+    CTX: to_ms(CTX.received_at),
+    FAR_CTX: _FAR_MS,
+}
+
+
+@given(
+    _fast_shaped,
+    st.sampled_from([CTX, FAR_CTX]),
+    st.one_of(
+        st.none(),
+        st.integers(min_value=-(31 * 86_400_000), max_value=6 * 60_000),
+        st.floats(min_value=-(31 * 86_400.0), max_value=360.0),
+    ),
+)
+def test_packed_path_agrees_with_the_event_path(
+    sample: dict[str, Any], ctx: SignalContext, offset: int | float | None
+) -> None:
+    """A Sample is exactly the plain-sample event it replaces (same time, value, service...);
+    anything else, and every error, is what the event path gives."""
+    from forewarn.processors.normalize import NormalizeError
+
+    if offset is not None:  # near the context's bounds, in milliseconds or in seconds
+        base = _near[ctx]
+        sample = {**sample, "timestamp": base + offset if isinstance(offset, int) else base / 1000 + offset}
+    try:
+        expected = json_metric._checked_sample(sample, 0, ctx)
+    except NormalizeError as exc:
+        with pytest.raises(NormalizeError) as caught:
+            json_metric._sample(sample, 0, ctx, True)
+        assert (caught.value.error_type, caught.value.reason) == (exc.error_type, exc.reason)
+        return
+    actual = json_metric._sample(sample, 0, ctx, True)
+    if isinstance(actual, Sample):  # the grouper packs both the same way
+        assert is_sample(expected) and expected.metric is not None and expected.value is not None
+        assert actual == (
+            expected.service,
+            expected.region,
+            expected.metric,
+            to_ms(expected.occurred_at),
+            expected.value,
+        )
+    else:  # flagged, per-customer, or declined by the fast path: the event itself
+        assert actual == expected
+        assert actual.model_dump() == expected.model_dump()
+
+
+def test_signals_are_the_events_with_plain_samples_packed() -> None:
+    from ._support import fixture_bytes, raw
+
+    body = fixture_bytes("json_metric_batch")
+    events = normalize(raw("json", body))
+    signals = normalize_signals(raw("json", body))
+    assert len(signals) == len(events) == 3
+    for event, signal in zip(events, signals, strict=True):
+        if isinstance(signal, Sample):
+            assert is_sample(event) and event.metric is not None and event.value is not None
+            assert signal == Sample(event.service, event.region, event.metric, to_ms(event.occurred_at), event.value)
+        else:
+            assert signal == event
+    # flagged: an event; an RFC 3339 time takes the checked path, which builds the event
+    assert [type(s) for s in signals] == [Sample, ObservabilityEvent, ObservabilityEvent]

@@ -1,9 +1,10 @@
 """From normalised events to signal batches: one per thread group and region, order kept.
 
-Ingest normalises a take() batch of raw messages and hands every event here; metric samples
-(the bulk) are folded into packed runs, everything else travels as a whole event. Each
-batch records where its runs sat among its events (``after_events``), so detection applies
-them in the order they arrived however the stream was cut into batches.
+Ingest normalises a take() batch of raw messages and hands every signal here; metric samples
+(the bulk, mostly already reduced to ``normalize.Sample``) are folded into packed runs,
+everything else travels as a whole event. Each batch records where its runs sat among its
+events (``after_events``), so detection applies them in the order they arrived however the
+stream was cut into batches.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 from forewarn.processors.detect.cascade import ServiceGraph
 from forewarn.processors.detect.rules import METRIC_SYMPTOMS
+from forewarn.processors.normalize import Sample
 from forewarn.schemas.models import ObservabilityEvent, SampleRun, SignalBatch
 
 from .detector import pack
@@ -48,24 +50,33 @@ class SignalGrouper:
         self._pending: dict[tuple[str, str], list[_Pending]] = {}  # (service, region) -> its group's chunks
         self._by_key: dict[str, list[_Pending]] = {}
 
-    def add(self, events: Iterable[ObservabilityEvent]) -> None:
+    def add(self, signals: Iterable[ObservabilityEvent | Sample]) -> None:
+        """Events and packed :class:`Sample` s, in arrival order; a Sample is its plain-sample event."""
         pending_of = self._pending
-        for event in events:
-            chunks = pending_of.get((event.service, event.region))
+        for signal in signals:
+            chunks = pending_of.get((signal.service, signal.region))
             if chunks is None:
-                group = self.graph.group(event.service)
-                chunks = pending_of[(event.service, event.region)] = self._chunks(group, event.region)
+                group = self.graph.group(signal.service)
+                chunks = pending_of[(signal.service, signal.region)] = self._chunks(group, signal.region)
             pending = chunks[-1]
-            if is_sample(event):
+            if isinstance(signal, Sample):
                 if pending.samples >= MAX_SAMPLES_PER_BATCH:
-                    pending = _Pending(group, event.region)
+                    pending = _Pending(pending.group, pending.region)
                     chunks.append(pending)
-                self._sample(pending, event)
+                self._sample(pending, signal.service, signal.metric, signal.at, signal.value)
+            elif is_sample(signal):
+                if pending.samples >= MAX_SAMPLES_PER_BATCH:
+                    pending = _Pending(pending.group, pending.region)
+                    chunks.append(pending)
+                # datetimes here are whole milliseconds, so rounding the float is exact (and 3x cheaper)
+                at = round(signal.occurred_at.timestamp() * 1000)
+                value = signal.value if signal.value is not None else float("nan")
+                self._sample(pending, signal.service, signal.metric or "", at, value)
             else:
                 if len(pending.events) >= MAX_EVENTS_PER_BATCH:
-                    pending = _Pending(group, event.region)
+                    pending = _Pending(pending.group, pending.region)
                     chunks.append(pending)
-                pending.events.append(event)
+                pending.events.append(signal)
 
     def _chunks(self, group: str, region: str) -> list[_Pending]:
         """Services of one group share the group's chunk list, so their order is kept."""
@@ -75,25 +86,14 @@ class SignalGrouper:
             shared = self._by_key[key] = [_Pending(group, region)]
         return shared
 
-    def _sample(self, pending: _Pending, event: ObservabilityEvent) -> None:
-        metric = event.metric or ""
+    def _sample(self, pending: _Pending, service: str, metric: str, at: int, value: float) -> None:
         runs = pending.runs
-        if (
-            runs
-            and runs[-1].after_events == len(pending.events)
-            and (runs[-1].service, runs[-1].metric)
-            == (
-                event.service,
-                metric,
-            )
-        ):
-            run = runs[-1]
-        else:
-            run = _Run(event.service, metric, len(pending.events))
+        run = runs[-1] if runs else None
+        if run is None or run.after_events != len(pending.events) or run.service != service or run.metric != metric:
+            run = _Run(service, metric, len(pending.events))
             runs.append(run)
-        # datetimes here are whole milliseconds, so rounding the float is exact (and 3x cheaper)
-        run.timestamps.append(round(event.occurred_at.timestamp() * 1000))
-        run.values.append(event.value if event.value is not None else float("nan"))
+        run.timestamps.append(at)
+        run.values.append(value)
         pending.samples += 1
 
     def batches(self) -> Iterator[tuple[bytes, SignalBatch]]:

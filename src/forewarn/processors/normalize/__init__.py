@@ -11,16 +11,17 @@ list of what forewarn understands, keyed by ``RawSignal.source``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from types import MappingProxyType
+from typing import Protocol
 
 import pydantic_core
 
 from forewarn.schemas.models import ObservabilityEvent, RawSignal
 
 from . import alertmanager, datadog, json_metric, pagerduty, sentry
-from ._common import SignalContext, SourceAdapter
+from ._common import Sample, SignalContext, SourceAdapter
 from .errors import ERROR_TYPES, ErrorType, NormalizeError
 
 __all__ = [
@@ -29,11 +30,15 @@ __all__ = [
     "DEFAULT_MAX_FUTURE_SKEW",
     "ERROR_TYPES",
     "MAX_BODY_BYTES",
+    "PACKED_ADAPTERS",
     "ErrorType",
     "NormalizeError",
+    "PackedAdapter",
+    "Sample",
     "SignalContext",
     "SourceAdapter",
     "normalize",
+    "normalize_signals",
 ]
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -49,6 +54,16 @@ ADAPTERS: Mapping[str, SourceAdapter] = MappingProxyType(
         "json": json_metric.normalize,
     }
 )
+
+
+class PackedAdapter(Protocol):
+    """A source whose plain metric samples can come out as :class:`Sample` instead of events."""
+
+    def __call__(self, doc: object, ctx: SignalContext, /) -> list[ObservabilityEvent | Sample]: ...
+
+
+#: Sources with a packed form (``normalize_signals``); the others' events are used as they are.
+PACKED_ADAPTERS: Mapping[str, PackedAdapter] = MappingProxyType({"json": json_metric.signals})
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -68,12 +83,38 @@ def normalize(
     """
     adapter = adapters.get(raw.source)
     if adapter is None:
-        known = ", ".join(sorted(adapters))
-        raise NormalizeError(f"source: unknown source {raw.source!r} (known: {known})", "unknown_source")
+        raise _unknown(raw.source, adapters)
+    return adapter(*_parsed(raw, max_bytes, max_future_skew, max_age))
+
+
+def normalize_signals(
+    raw: RawSignal,
+    *,
+    max_bytes: int = MAX_BODY_BYTES,
+    max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
+    max_age: timedelta = DEFAULT_MAX_AGE,
+) -> Sequence[ObservabilityEvent | Sample]:
+    """``normalize`` for ingest: the same signals, the same errors, but a plain metric sample
+    of a source in ``PACKED_ADAPTERS`` comes out as a :class:`Sample`, not a full event,
+    because ingest only packs it into a run (``SignalGrouper``) and never sends it whole."""
+    packed = PACKED_ADAPTERS.get(raw.source)
+    if packed is not None:
+        return packed(*_parsed(raw, max_bytes, max_future_skew, max_age))
+    return normalize(raw, max_bytes=max_bytes, max_future_skew=max_future_skew, max_age=max_age)
+
+
+def _unknown(source: str, adapters: Mapping[str, SourceAdapter]) -> NormalizeError:
+    known = ", ".join(sorted(adapters))
+    return NormalizeError(f"source: unknown source {source!r} (known: {known})", "unknown_source")
+
+
+def _parsed(
+    raw: RawSignal, max_bytes: int, max_future_skew: timedelta, max_age: timedelta
+) -> tuple[object, SignalContext]:
     if len(raw.body) > max_bytes:
         raise NormalizeError(f"body: {len(raw.body)} bytes exceeds the limit of {max_bytes}", "oversized")
     ctx = SignalContext.of(raw.source, raw.received_at, max_future_skew=max_future_skew, max_age=max_age)
-    return adapter(parse_json(raw.body), ctx)
+    return parse_json(raw.body), ctx
 
 
 def parse_json(body: bytes) -> object:

@@ -10,11 +10,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from forewarn.schemas.models import ObservabilityEvent, SignalStatus
 
-from ._time import EPOCH, MICROSECOND, parse_time, to_millis
+from ._time import EPOCH, MICROSECOND, MILLISECOND, parse_time, to_millis
 from .errors import NormalizeError
 
 SYMPTOMS: frozenset[str] = frozenset({"error_rate", "latency", "availability", "outage", "alert"})
@@ -35,6 +35,23 @@ _FLAG_LABEL_SET = frozenset(FLAG_LABELS)
 _EVENT_FIELDS: frozenset[str] = frozenset(ObservabilityEvent.model_fields)
 
 
+class Sample(NamedTuple):
+    """A plain metric sample as the signals topic carries it (a slot in a ``SampleRun``).
+
+    Plain samples (no flag raised, no customer named) are only ever packed into runs, which keep
+    service, metric, time and value; at fifty samples a message, building the full event (id
+    digest, summary, seventeen fields) for each was most of normalisation's cost. The grouper
+    treats a Sample exactly as the event it stands for (``signals.is_sample`` holds for it).
+    """
+
+    service: str
+    region: str
+    metric: str
+    #: Event time, epoch milliseconds UTC (what ``to_ms(event.occurred_at)`` gives).
+    at: int
+    value: float
+
+
 @dataclass(frozen=True, slots=True)
 class SignalContext:
     """What an adapter knows besides the body: who sent it, when, and which event times are credible."""
@@ -45,18 +62,25 @@ class SignalContext:
     max_age: timedelta
     earliest: datetime
     latest: datetime
+    #: The same bounds in whole epoch milliseconds (rounded inwards), for times already in ms.
+    earliest_ms: int
+    latest_ms: int
 
     @classmethod
     def of(cls, source: str, received_at: datetime, *, max_future_skew: timedelta, max_age: timedelta) -> SignalContext:
         received = received_at.replace(tzinfo=UTC) if received_at.tzinfo is None else received_at
         received = to_millis(received.astimezone(UTC))
+        earliest = _shifted(received, -max_age, datetime.min)
+        latest = _shifted(received, max_future_skew, datetime.max)
         return cls(
             source,
             received,
             max_future_skew,
             max_age,
-            _shifted(received, -max_age, datetime.min),
-            _shifted(received, max_future_skew, datetime.max),
+            earliest,
+            latest,
+            -((EPOCH - earliest) // MILLISECOND),
+            (latest - EPOCH) // MILLISECOND,
         )
 
     def event_time(self, value: object, path: str) -> datetime:

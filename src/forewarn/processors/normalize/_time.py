@@ -11,6 +11,7 @@ from .errors import NormalizeError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+MILLISECOND = timedelta(milliseconds=1)
 
 #: Epoch numbers at or above this are milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
 EPOCH_MS_THRESHOLD = 100_000_000_000

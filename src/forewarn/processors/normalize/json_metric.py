@@ -10,18 +10,21 @@ the whole message, so the dead letter holds the batch exactly as it was sent.
 This is the high-volume source, so it has two paths: ``_sample`` accepts the common shape
 (epoch-number timestamp, plain labels) with a handful of type checks and builds the event
 directly; anything else goes to ``_checked_sample``, which owns every rule and every error
-message. The tests assert both paths agree on whatever the fast one accepts.
+message. The tests assert both paths agree on whatever the fast one accepts. ``signals`` is
+what ingest calls: the same, except that a plain sample comes out as a ``Sample`` (all that
+its run keeps of it) instead of a full event.
 """
 
 from __future__ import annotations
 
 from math import isfinite
+from typing import cast
 
 from forewarn.schemas.models import ObservabilityEvent, SignalStatus
 
-from ._common import FLAG_LABELS, SignalContext, build_event, construct_event, event_id, flags_of
+from ._common import FLAG_LABELS, Sample, SignalContext, build_event, construct_event, event_id, flags_of
 from ._fields import as_object, child, finite_number, item, one_of, optional_str, required, required_str, str_map
-from ._time import epoch_to_datetime, to_millis
+from ._time import EPOCH, EPOCH_MS_THRESHOLD, MILLISECOND, epoch_to_datetime, to_millis
 
 #: metric name -> symptom it evidences.
 METRICS = {"error_rate": "error_rate", "latency_p99_ms": "latency", "availability": "availability"}
@@ -30,18 +33,33 @@ METRICS = {"error_rate": "error_rate", "latency_p99_ms": "latency", "availabilit
 _FAST_EPOCH_LIMIT = 10**14
 #: Integers a double holds exactly; larger ones take the checked path, which reports overflow.
 _FAST_INT_LIMIT = 2**53
+#: Integer epoch times below 2**32 s (the year 2106) become milliseconds by arithmetic with
+#: the instant ``epoch_to_datetime`` gives: its double's error there is under half a
+#: microsecond, which it rounds away. Later ones go through the datetime, as events do.
+_EXACT_MS_LIMIT = 2**32 * 1000
 _FLAG_KEYS = frozenset(FLAG_LABELS)
 _FIRING = SignalStatus.firing
 
 
 def normalize(doc: object, ctx: SignalContext) -> list[ObservabilityEvent]:
+    # Without ``packed`` every item is an event; the cast saves a per-sample check.
     if isinstance(doc, list):
-        return [_sample(sample, i, ctx) for i, sample in enumerate(doc)]
-    return [_sample(doc, None, ctx)]
+        return cast(list[ObservabilityEvent], [_sample(sample, i, ctx, False) for i, sample in enumerate(doc)])
+    return [cast(ObservabilityEvent, _sample(doc, None, ctx, False))]
 
 
-def _sample(doc: object, index: int | None, ctx: SignalContext) -> ObservabilityEvent:
-    """The common shape, checked inline; anything unusual is handed to ``_checked_sample``."""
+def signals(doc: object, ctx: SignalContext) -> list[ObservabilityEvent | Sample]:
+    """As ``normalize``, with plain samples as :class:`Sample` (what ingest groups into runs)."""
+    if isinstance(doc, list):
+        return [_sample(sample, i, ctx, True) for i, sample in enumerate(doc)]
+    return [_sample(doc, None, ctx, True)]
+
+
+def _sample(doc: object, index: int | None, ctx: SignalContext, packed: bool) -> ObservabilityEvent | Sample:
+    """The common shape, checked inline; anything unusual is handed to ``_checked_sample``.
+
+    ``packed``: a sample that raises no flag and names no customer comes out as a Sample.
+    """
     if type(doc) is not dict:
         return _checked_sample(doc, index, ctx)
     service = doc.get("service")
@@ -70,6 +88,16 @@ def _sample(doc: object, index: int | None, ctx: SignalContext) -> Observability
         if type(label) is not str:
             return _checked_sample(doc, index, ctx)
     number = float(value)
+    flags = [] if _FLAG_KEYS.isdisjoint(labels) else flags_of(labels)
+    customer_id = labels.get("customer_id") or None
+    if packed and not flags and customer_id is None:
+        if type(timestamp) is int and timestamp < _EXACT_MS_LIMIT:
+            at = timestamp if timestamp >= EPOCH_MS_THRESHOLD else timestamp * 1000
+        else:
+            at = (to_millis(epoch_to_datetime(timestamp)) - EPOCH) // MILLISECOND
+        if not (isfinite(number) and ctx.earliest_ms <= at <= ctx.latest_ms):
+            return _checked_sample(doc, index, ctx)
+        return Sample(service, region, metric, at, number)
     occurred_at = to_millis(epoch_to_datetime(timestamp))
     if not (isfinite(number) and ctx.earliest <= occurred_at <= ctx.latest):
         return _checked_sample(doc, index, ctx)
@@ -89,8 +117,8 @@ def _sample(doc: object, index: int | None, ctx: SignalContext) -> Observability
             "summary": f"{metric} {number:g} for {service} in {region}",
             "description": None,
             "labels": labels,
-            "flags": [] if _FLAG_KEYS.isdisjoint(labels) else flags_of(labels),
-            "customer_id": labels.get("customer_id") or None,
+            "flags": flags,
+            "customer_id": customer_id,
             "occurred_at": occurred_at,
             "received_at": ctx.received_at,
         }

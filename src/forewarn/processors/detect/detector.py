@@ -29,6 +29,7 @@ from __future__ import annotations
 import array
 import math
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -125,6 +126,26 @@ class _Run(Lifecycle):
     def __init__(self, detector: Detector, state: GroupState, region: str, windows: Sequence[Window]) -> None:
         super().__init__(detector.policy, detector.graph, state, region)
         self.spec, self.windows = detector.spec, windows
+        #: How often each id is in ``state.seen``, built on first use: testing each alert
+        #: against the list scanned up to 512 ids. Kept in step by ``remember``.
+        self._seen: Counter[str] | None = None
+
+    def seen(self, ident: str) -> bool:
+        """Whether a signal or command id is among the group's recent ones (a duplicate)."""
+        if self._seen is None:
+            self._seen = Counter(self.state.seen)
+        return ident in self._seen
+
+    def remember(self, ident: str) -> None:
+        dropped = self.state.remember(ident)
+        count = self._seen
+        if count is None:
+            return
+        count[ident] += 1
+        for old in dropped:
+            count[old] -= 1
+            if not count[old]:
+                del count[old]
 
     # -- input -----------------------------------------------------------------------------
 
@@ -134,22 +155,33 @@ class _Run(Lifecycle):
             self.outcome.invalid_samples += sample_run.count
             return
         series = self.state.series.setdefault(f"{service}|{metric}", Series())
-        state, spec = self.state, self.spec
+        state, spec, outcome = self.state, self.spec, self.outcome
+        # The group's clock is kept in a local while nothing else can read it: assigning a
+        # pydantic field per sample cost as much as windowing it. It is written back before
+        # anything that reads the state (the lifecycle, a closing window) and at the end.
+        clock = state.clock
+        isfinite = math.isfinite
         for ts, value in zip(unpack(sample_run.timestamps, "q"), unpack(sample_run.values, "d"), strict=True):
-            if not math.isfinite(value):
-                self.outcome.invalid_samples += 1
+            if not isfinite(value):
+                outcome.invalid_samples += 1
                 continue
             if not add_sample(series, ts, value, spec):
-                self.outcome.late_samples += 1
+                outcome.late_samples += 1
                 continue
-            if state.clock is None or ts > state.clock:
+            if clock is None or ts > clock:
                 if state.tracks:
+                    state.clock = clock
                     self.clock(ts)  # time passes first, then the windows it closes
+                    clock = state.clock
                 else:
-                    state.clock = ts  # nothing open that time could confirm or flag
+                    clock = ts  # nothing open that time could confirm or flag
             if due(series, spec):
+                state.clock = clock
                 for window in close_windows(series, spec):
                     self.window(service, metric, window)
+                clock = state.clock
+        if clock != state.clock:
+            state.clock = clock
 
     def alert(self, event: ObservabilityEvent) -> None:
         if event.metric in rules.METRIC_SYMPTOMS and event.value is not None:  # a sample sent as an event
@@ -165,12 +197,11 @@ class _Run(Lifecycle):
                 )
             )
             return
-        state = self.state
-        if event.event_id in state.seen:
+        if self.seen(event.event_id):
             self.outcome.duplicates += 1
             self.clock(to_ms(event.received_at))  # a repeat still proves time has passed
             return
-        state.remember(event.event_id)
+        self.remember(event.event_id)
         at = to_ms(event.occurred_at)
         track = self.track_of(event.service, event.symptom)
         if event.status is SignalStatus.firing:
@@ -196,7 +227,7 @@ class _Run(Lifecycle):
             track.incident = track.incident.model_copy(update=stamp)
 
     def command(self, command: OperatorCommand) -> None:
-        if command.command_id in self.state.seen:
+        if self.seen(command.command_id):
             self.outcome.duplicates += 1
             return
         track = next((t for t in self.state.tracks.values() if t.incident.incident_id == command.incident_id), None)
@@ -204,7 +235,7 @@ class _Run(Lifecycle):
             track = self.reopened_for_retraction(command.incident_id)
         if track is None:
             raise UnknownIncident(f"no open incident {command.incident_id} in {self.region}")
-        self.state.remember(command.command_id)
+        self.remember(command.command_id)
         at = to_ms(command.issued_at)
         rule = f"operator:{command.issued_by}"
         if command.action == "false_alarm":

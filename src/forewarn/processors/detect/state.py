@@ -8,6 +8,7 @@ and tombstones are capped.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -32,14 +33,18 @@ def from_ms(ms: int) -> datetime:
     return EPOCH + ms * MILLISECOND
 
 
-class Series(BaseModel):
+# A plain dataclass, not a model: detection sets ``max_ts`` once per sample, and a pydantic
+# model's ``__setattr__`` cost more than windowing the sample. Pydantic still validates and
+# serialises it inside ``GroupState``, to the same JSON.
+@dataclass(slots=True)
+class Series:
     """The open windows of one service's metric: samples bucketed by window step."""
 
     max_ts: int | None = None
     #: Start of the earliest window not yet evaluated; windows before it are closed.
     next_start: int | None = None
     #: bucket start -> {sample time -> value}; keyed by time so a duplicate sample counts once.
-    buckets: dict[int, dict[int, float]] = Field(default_factory=dict)
+    buckets: dict[int, dict[int, float]] = field(default_factory=dict)
 
 
 class Hysteresis(BaseModel):
@@ -92,10 +97,15 @@ class GroupState(BaseModel):
     closed: list[Incident] = Field(default_factory=list)
     late_samples: int = 0
 
-    def remember(self, event_id: str) -> None:
-        self.seen.append(event_id)
-        if len(self.seen) > MAX_SEEN:
-            del self.seen[: len(self.seen) - MAX_SEEN]
+    def remember(self, event_id: str) -> list[str]:
+        """Keep ``event_id`` among the recent ids; returns the oldest ones it pushed out."""
+        seen = self.seen
+        seen.append(event_id)
+        if len(seen) <= MAX_SEEN:
+            return []
+        dropped = seen[: len(seen) - MAX_SEEN]
+        del seen[: len(dropped)]
+        return dropped
 
     def bury(self, ref: str, at: int) -> None:
         self.tombstones[ref] = max(at, self.tombstones.get(ref, at))

@@ -15,5 +15,5 @@ def test_worker_refuses_a_policy_whose_drafts_cannot_pass(tmp_path: Path) -> Non
     result = CliRunner().invoke(main, ["worker", "--policy", str(policy)], env={"FOREWARN_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 1
     assert "drafting would fail" in result.output
-    assert "no template for channel 'helpdesk'" in result.output
-    assert "banned_phrase" in result.output
+    assert "en/initial on email fails validation: banned_phrase" in result.output
+    assert "on helpdesk fails validation" in result.output  # the ticket text is drafted and checked too

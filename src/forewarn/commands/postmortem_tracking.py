@@ -16,13 +16,20 @@ from pydantic import ValidationError
 from forewarn.commands.audit import read_record
 from forewarn.config import Settings
 from forewarn.db.errors import WarehouseError
-from forewarn.processors.postmortem_tracking import PostmortemError, PostmortemState, transition
+from forewarn.operator import postmortem_published
+from forewarn.processors.postmortem_tracking import (
+    PUBLISHED_ON_STATUS_PAGE,
+    PostmortemError,
+    PostmortemState,
+    transition,
+)
 from forewarn.publish import Publisher
+from forewarn.schemas.models import Severity
 
 STATUS_SQL = (
     "SELECT incident_id, severity, title, due_at, state, overdue, url FROM postmortems ORDER BY overdue DESC, due_at"
 )
-ONE_SQL = "SELECT state FROM postmortems WHERE incident_id = {incident:String}"
+ONE_SQL = "SELECT state, severity FROM postmortems WHERE incident_id = {incident:String}"
 
 
 def _settings() -> Settings:
@@ -64,8 +71,15 @@ def _move(incident_id: str, target: PostmortemState, author: str, url: str | Non
     except PostmortemError as exc:
         raise click.ClickException(str(exc)) from exc
     publisher = Publisher(settings)
-    publisher.send("audit", record)
-    publisher.close()
+    try:
+        publisher.send("audit", record)
+        if target is PostmortemState.published and Severity(found[0][1]) in PUBLISHED_ON_STATUS_PAGE:
+            # detection answers with the post-mortem version; targeting tells whoever heard of it
+            publisher.send(
+                "operator", postmortem_published(incident_id, issued_at=record.recorded_at, issued_by=author)
+            )
+    finally:
+        publisher.close()
     click.echo(f"post-mortem of {incident_id}: {found[0][0]} -> {target.value}")
 
 

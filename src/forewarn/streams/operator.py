@@ -23,7 +23,7 @@ from forewarn.schemas.models import ImpactReport, Incident, IncidentKind, Operat
 from forewarn.streams.context import StreamContext
 
 STAGE = "operator"
-INCIDENT_ACTIONS = frozenset({"update", "false_alarm"})
+INCIDENT_ACTIONS = frozenset({"update", "false_alarm", "postmortem"})
 MAINTENANCE_ACTIONS = frozenset(
     {"maintenance_schedule", "maintenance_complete", "maintenance_cancel", "maintenance_extend", "maintenance_tick"}
 )

@@ -343,3 +343,28 @@ def test_severities_the_policy_trusts_are_confirmed_at_once() -> None:
     h = Harness(Policy(rules=RulesPolicy(confirmed_alert_severities=["error"])))
     (opened,) = h.feed(batch(events=[alert(severity="error", symptom="latency")]))
     assert not opened.internal
+
+
+def test_a_published_post_mortem_is_one_more_resolved_version_once() -> None:
+    h = Harness()
+    (opened,) = h.feed(batch(events=[alert()]))
+    with pytest.raises(UnknownIncident):  # still open: no post-mortem yet
+        h.detector.apply_command(h.state, command(opened.incident_id, 5, action="postmortem"))
+    (resolved,) = h.detector.apply_command(h.state, command(opened.incident_id, 30, phase=Phase.resolved)).incidents
+    published = command(opened.incident_id, 3000, action="postmortem")
+    (postmortem,) = h.detector.apply_command(h.state, published).incidents
+    assert (postmortem.version, postmortem.change, postmortem.phase) == (
+        resolved.version + 1,
+        "postmortem",
+        Phase.resolved,
+    )
+    assert (postmortem.resolved_at, postmortem.severity, postmortem.internal) == (
+        resolved.resolved_at,
+        resolved.severity,
+        resolved.internal,
+    )
+    assert postmortem.updated_at == T0 + timedelta(minutes=3000) and postmortem.next_update_at is None
+    assert h.state.tracks == {}  # not reopened
+    assert h.detector.apply_command(h.state, published).incidents == []  # the same command again
+    again = command(opened.incident_id, 3100, action="postmortem")  # a new one, after the ids were forgotten
+    assert h.detector.apply_command(h.state, again).incidents == []

@@ -43,6 +43,7 @@ from forewarn.processors.detect.maintenance import Window, suppressed
 from forewarn.processors.detect.state import GroupState, Hysteresis, Series, Track, from_ms, to_ms
 from forewarn.processors.detect.versions import (
     first_version,
+    next_version,
     reclassified,
     with_signal,
 )
@@ -230,6 +231,9 @@ class _Run(Lifecycle):
         if self.seen(command.command_id):
             self.outcome.duplicates += 1
             return
+        if command.action == "postmortem":
+            self.postmortem(command)
+            return
         track = next((t for t in self.state.tracks.values() if t.incident.incident_id == command.incident_id), None)
         if track is None and command.action == "false_alarm":
             track = self.reopened_for_retraction(command.incident_id)
@@ -249,6 +253,28 @@ class _Run(Lifecycle):
             self.operator_update(track, command, at, rule)
         else:
             raise ValueError(f"action {command.action!r} is not for an incident")
+
+    def postmortem(self, command: OperatorCommand) -> None:
+        """The post-mortem is published: one more resolved version (``change`` "postmortem") so
+        targeting can tell the customers who heard of the incident where to read it.
+
+        Only a recently closed incident (``state.closed``) qualifies: an open one owes no
+        post-mortem yet. Its latest version already being the post-mortem's makes a repeat (a
+        re-run publish, a command older than the recent ids) a no-op, so customers hear once.
+        """
+        closed = next((i for i in self.state.closed if i.incident_id == command.incident_id), None)
+        if closed is None:
+            raise UnknownIncident(f"no recently resolved incident {command.incident_id} in {self.region}")
+        self.remember(command.command_id)
+        if closed.change == "postmortem":
+            self.outcome.duplicates += 1
+            return
+        at = max(to_ms(command.issued_at), to_ms(closed.updated_at))
+        incident = next_version(
+            closed, self.policy, "postmortem", from_ms(at), phase=Phase.resolved, rule=f"operator:{command.issued_by}"
+        )
+        self.state.retire(incident)
+        self.outcome.incidents.append(incident)
 
     def reopened_for_retraction(self, incident_id: str | None) -> Track | None:
         """A recently closed incident, back in hand only so it can be called a false alarm."""

@@ -3,11 +3,16 @@ cadence ledger that is written only after the posts were acknowledged."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from unittest.mock import ANY
+
 from factories import ungated
-from forewarn.policy import Policy
+from forewarn.policy import CadenceRule, Policy
+from forewarn.processors.cadence import POSTMORTEM_WITHIN, Note, kept_index_key
 from forewarn.processors.public import PUBLIC
 from forewarn.schemas.codec import encode
-from forewarn.schemas.models import Approval, Incident, NotificationCommand, Phase, Record
+from forewarn.schemas.models import Approval, Channel, Incident, NotificationCommand, Phase, Record
 from forewarn.streams.targeting import Targeting
 
 from ..processors.test_public import incident
@@ -87,3 +92,25 @@ async def test_internal_incidents_announce_nothing() -> None:
     targeting, sends, _ = stage(Policy())
     await targeting.announce(Message(incident(1, internal=True)))
     assert sends.sent == [] and sends.acknowledged_at == []
+
+
+def test_closing_keeps_a_p1s_told_set_on_disk_and_sweeps_ones_past_their_time() -> None:
+    """The post-mortem's told set lives in the cadence table, not memory; the next P1/P2 closing
+    in the partition deletes the chunks of one whose post-mortem never came in time."""
+    ctx = FakeContext()
+    cadence: dict[bytes, bytes] = {}
+    targeting = Targeting(ctx, {}, cadence)  # type: ignore[arg-type]
+    old = incident(1).model_copy(update={"incident_id": "inc-old", "phase": Phase.resolved})
+    ledger = targeting.ledger("inc-old", 0)
+    key, chunk = ledger.record(old.version, Note.of(old, CadenceRule()), [("c1", [Channel.email])])
+    cadence[key] = chunk
+    targeting.close(ledger, old, "target")
+    assert key in cadence and ("inc-old", 0) not in targeting.ledgers
+    assert targeting.ledger("inc-old", 0).told_on("c1", Channel.email) is not None  # restored from the table
+    later = old.updated_at + POSTMORTEM_WITHIN + timedelta(hours=1)
+    new = old.model_copy(update={"incident_id": "inc-new", "updated_at": later})
+    targeting.close(targeting.ledger("inc-new", 0), new, "target")
+    assert key not in cadence  # swept
+    swept = targeting.ledger("inc-old", 0)
+    assert swept.told == {} and swept.closed == old.version and swept.kept_until is None
+    assert json.loads(cadence[kept_index_key("target", 0)]) == {"inc-new": ANY}

@@ -8,15 +8,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import clickhouse_connect
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from factories import alertmanager_line, command, customer
+from forewarn.cli import main
+from forewarn.commands.audit import read_record
 from forewarn.config import ChannelSettings, DeliverySettings, Settings, SmtpSettings
 from forewarn.demo.mailbox import Mailbox, free_port
+from forewarn.operator import postmortem_published
 from forewarn.process import WorkerProcess
 from forewarn.publish import Publisher, group_caught_up, raw_signal_from_json, read_topic, wait_until
 from forewarn.schemas.codec import decode
@@ -128,6 +133,24 @@ def caught_up(settings: Settings, worker: WorkerProcess) -> bool:
     return group_caught_up(settings, settings.app_id, ["incidents", *NOTIFY, "audit"])
 
 
+def postmortems(settings: Settings, channel: str) -> list[NotificationCommand]:
+    found = [c for c in commands_on(settings, channel).values() if c.template == "postmortem"]
+    return sorted(found, key=lambda c: c.notification_id)  # partitions are read in no set order
+
+
+def owes_postmortem(settings: Settings, incident_id: str) -> bool:
+    """The incident is in the warehouse's post-mortem list, which the CLI reads before publishing."""
+    return bool(read_record(settings, "SELECT 1 FROM postmortems WHERE incident_id = {i:String}", {"i": incident_id}))
+
+
+def drained(settings: Settings, worker: WorkerProcess) -> bool:
+    """Every record on the way from an operator command to a delivery has been handled."""
+    worker.check()
+    return group_caught_up(
+        settings, settings.app_id, ["operator", "control", "incidents", "targeting", *NOTIFY, "audit"]
+    )
+
+
 def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update(
     delivering: Settings, mailbox: Mailbox, recorder: HttpRecorder, tmp_path: Path
 ) -> None:
@@ -180,7 +203,29 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
         client = clickhouse_connect.get_client(host="127.0.0.1", port=delivering.web_port)
         known = client.query("SELECT count() FROM audit FINAL WHERE stage = 'helpdesk' AND action = 'known_issue'")
         client.close()
+
+        # the post-mortem, published from the CLI, reaches whoever was told: once, never c-us
+        incident_id = told.incident_id
+        env = delivering.to_env()
+        wait_until(lambda: owes_postmortem(delivering, incident_id), 120, "the post-mortem to be owed")
+        url = f"https://status.example.com/postmortems/{incident_id}"
+        published = CliRunner().invoke(
+            main, ["postmortem", "publish", incident_id, "--author", "ana", "--url", url], env=env
+        )
+        assert published.exit_code == 0, published.output
+        wait_until(lambda: len(postmortems(delivering, "email")) >= 2, 120, "the post-mortem emails")
+        wait_until(lambda: caught_up(delivering, worker), 120, "every channel to deliver the post-mortem")
+        sent = {ch: postmortems(delivering, ch) for ch in CHANNELS}
+        publisher.send("operator", postmortem_published(incident_id, issued_at=datetime.now(UTC), issued_by="bo"))
+        publisher.flush()  # published again: detection already answered it, so nothing new is sent
+        wait_until(lambda: drained(delivering, worker), 120, "the repeated post-mortem to be handled")
+        assert {ch: postmortems(delivering, ch) for ch in CHANNELS} == sent
     assert known.result_rows == [(1,)]  # the flagged ticket is in the record
+    assert Counter(c.customer_id for c in sent["email"]) == {"c-ent": 1, "c-pro": 1}
+    assert Counter(c.customer_id for c in sent["inapp"]) == {"c-ent": 1, "c-pro": 1}
+    assert Counter(c.customer_id for c in sent["statuspage"]) == {"public": 1}
+    assert all(not sent[ch] for ch in ("sms", "social", "helpdesk", "slack", "teams"))  # a report, not an alert
+    assert all("published our post-incident report" in c.text for c in sent["email"])
 
     for channel in ("email", "inapp", "social"):
         expected = commands_on(delivering, channel)
@@ -188,7 +233,8 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
         assert sorted(got) == sorted(expected), channel  # every command delivered, none twice
         updates = Counter((c.customer_id, c.incident_version) for c in expected.values())
         assert set(updates.values()) == {1}, channel  # one message per customer per update
-        assert len({c.incident_version for c in expected.values()}) == 2, channel
+        versions = 2 if channel == "social" else 3  # the post-mortem: email and in-app, not social
+        assert len({c.incident_version for c in expected.values()}) == versions, channel
 
     sms = recorder.received("/2010-04-01/Accounts/AC1/Messages.json")
     assert len(sms) == len(commands_on(delivering, "sms")) == 2
@@ -196,7 +242,7 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
 
     created = recorder.received("/v1/pages/pg/incidents", method="POST")
     patched = [q for q in recorder.received(method="PATCH") if q.path.startswith("/v1/pages/pg/incidents/")]
-    assert len(created) == 1 and [q.json()["incident"]["status"] for q in patched] == ["resolved"]
+    assert len(created) == 1 and [q.json()["incident"]["status"] for q in patched] == ["resolved", "resolved"]
 
     helpdesk = commands_on(delivering, "helpdesk")
     assert Counter((c.customer_id, c.phase) for c in helpdesk.values()) == {

@@ -7,7 +7,9 @@ min, P2 60, P3 2 h by default), the shorter extended-outage interval while detec
 ``extended_outage`` flag stands without an ETA (no ETA 4 h into a customer-visible incident),
 or an explicit ``next_update_at`` that is sooner, but never below the policy's
 shortest interval. So a flapping incident can't message anyone more often than the cadence.
-Every channel has a per-customer cap; resolution notices always pass, once.
+Every channel has a per-customer cap; resolution notices always pass, once. A P1/P2's published
+post-mortem (a later resolved version, ``change`` "postmortem") goes once to each channel a
+customer was told on, so its ledger keeps who was told past the resolution (``POSTMORTEM_WITHIN``).
 
 Time is the incident's event time (``updated_at``), so a replay decides exactly as the live
 run did. ``IncidentLedger`` is the durable memory behind the decision: who was told which
@@ -35,6 +37,7 @@ class Verdict(StrEnum):
     news = "news"
     promised = "promised_update"
     resolution = "resolution"
+    postmortem = "postmortem"
     handled = "already_handled"
     too_soon = "within_cadence"
     capped = "cap_reached"
@@ -46,7 +49,24 @@ class Verdict(StrEnum):
         return self in _SENDS
 
 
-_SENDS = frozenset({Verdict.first, Verdict.news, Verdict.promised, Verdict.resolution})
+_SENDS = frozenset({Verdict.first, Verdict.news, Verdict.promised, Verdict.resolution, Verdict.postmortem})
+#: Severities whose post-mortem is published (and announced to the customers who were told):
+#: their ledgers keep who was told past the resolution, until the post-mortem version.
+POSTMORTEM_SEVERITIES = frozenset({Severity.P1, Severity.P2})
+#: A post-mortem published later than this after the resolution is not announced: the told
+#: set is forgotten then, so a never-published post-mortem holds no storage for ever.
+POSTMORTEM_WITHIN = timedelta(days=14)
+
+
+def is_postmortem(incident: Incident) -> bool:
+    return incident.change == "postmortem" and incident.phase is Phase.resolved
+
+
+def keeps_told(incident: Incident) -> bool:
+    """Whether closing on this version keeps who was told, for a post-mortem still to come."""
+    return (
+        incident.phase is Phase.resolved and not is_postmortem(incident) and incident.severity in POSTMORTEM_SEVERITIES
+    )
 
 
 def is_extended_outage(incident: Incident) -> bool:
@@ -98,6 +118,8 @@ class Told:
 def decide(told: Told | None, incident: Incident, rule: CadenceRule) -> Verdict:
     if told is not None and incident.version <= told.version:
         return Verdict.handled
+    if is_postmortem(incident):  # only for whoever heard of the incident on this channel
+        return Verdict.never_told if told is None else Verdict.postmortem
     if incident.phase is Phase.resolved:
         if told is None:
             return Verdict.never_told
@@ -149,6 +171,9 @@ class IncidentLedger:
         self.told: dict[str, tuple[int, ...]] = {}
         self.chunks = 0
         self.closed: int | None = None
+        #: Closed but still holding who was told (a P1/P2 awaiting its post-mortem): epoch ms
+        #: after which the told set is void.
+        self.kept_until: int | None = None
         self._shared: dict[tuple[int, ...], tuple[int, ...]] = {}
 
     @property
@@ -197,10 +222,18 @@ class IncidentLedger:
                 frozen = tuple(state)
                 self.told[customer_id] = self._shared.setdefault(frozen, frozen)
 
-    def close(self, version: int) -> list[bytes]:
-        """The incident is resolved and everyone told: forget the ids; returns the keys to delete."""
+    def close(self, version: int, keep_until: datetime | None = None) -> list[bytes]:
+        """The incident is resolved and everyone told: forget the ids; returns the keys to delete.
+
+        With ``keep_until`` the chunks stay (on disk; the caller drops the ledger from memory) so
+        the post-mortem version can still find who was told, and nothing is returned to delete.
+        """
+        self.closed = version
+        if keep_until is not None:
+            self.kept_until = _ms(keep_until)
+            return []
         keys = [self.chunk_key(i) for i in range(self.chunks)]
-        self.closed, self.chunks = version, 0
+        self.chunks, self.kept_until = 0, None
         self.notes.clear()
         self.told.clear()
         self._shared.clear()
@@ -210,7 +243,14 @@ class IncidentLedger:
         notes = {
             str(v): [_ms(n.at), n.phase.value, n.severity.value, _ms(n.promised_at)] for v, n in self.notes.items()
         }
-        return json.dumps({"notes": notes, "chunks": self.chunks, "closed": self.closed}).encode()
+        head: dict[str, object] = {"notes": notes, "chunks": self.chunks, "closed": self.closed}
+        if self.kept_until is not None:
+            head["kept_until"] = self.kept_until
+        return json.dumps(head).encode()
+
+    def expired(self, at: datetime) -> bool:
+        """A kept told set past its time: the caller forgets it (``close`` without keeping)."""
+        return self.kept_until is not None and _ms(at) > self.kept_until
 
     @classmethod
     def restore(
@@ -222,6 +262,7 @@ class IncidentLedger:
             return ledger
         data = json.loads(head)
         ledger.closed = data["closed"]
+        ledger.kept_until = data.get("kept_until")
         for v, (at, phase, severity, promised) in data["notes"].items():
             ledger.notes[int(v)] = Note(_at(at), Phase(phase), Severity(severity), _at(promised))
         for index in range(data["chunks"]):
@@ -231,3 +272,29 @@ class IncidentLedger:
                 ledger._apply(record["v"], record["sent"])
         ledger.chunks = data["chunks"]
         return ledger
+
+
+def kept_index_key(scope: str, partition: int) -> bytes:
+    """The record listing one partition's ledgers that were closed but keep who was told.
+
+    One per agent (``scope``) and partition, so two agents never rewrite each other's list.
+    """
+    return f"kept|{scope}|{partition}".encode()
+
+
+def update_kept(
+    stored: bytes | None, now: datetime, *, add: IncidentLedger | None = None, drop: str = ""
+) -> tuple[bytes, list[str]]:
+    """The kept-ledger list after adding or dropping one, and the ledger ids whose time is up.
+
+    Sweeping here, whenever a P1/P2 closes or its post-mortem is handled, bounds the kept told
+    sets to the incidents of the last ``POSTMORTEM_WITHIN`` without a timer of their own.
+    """
+    kept: dict[str, int] = json.loads(stored) if stored else {}
+    kept.pop(drop, None)
+    if add is not None and add.kept_until is not None:
+        kept[add.incident_id] = add.kept_until
+    expired = sorted(ledger_id for ledger_id, until in kept.items() if until < _ms(now))
+    for ledger_id in expired:
+        del kept[ledger_id]
+    return json.dumps(kept, sort_keys=True, separators=(",", ":")).encode(), expired

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from forewarn.policy import CadenceRule, Policy
-from forewarn.processors.cadence import IncidentLedger, Told, Verdict, decide
+from forewarn.processors.cadence import IncidentLedger, Told, Verdict, decide, is_postmortem
 from forewarn.processors.draft import template_for
 from forewarn.processors.ids import notification_id
 from forewarn.processors.target import PUBLIC_CHANNELS, channels_by_severity
@@ -56,6 +56,8 @@ def due_channels(incident: Incident, policy: Policy, ledger: IncidentLedger) -> 
     """The public channels this version posts on: wanted by the policy and allowed by the cadence."""
     if ledger.closed is not None and incident.version <= ledger.closed:
         return []  # a replay after the resolution was posted
+    if is_postmortem(incident) and ledger.expired(incident.updated_at):
+        return []  # published too long after the resolution to post about
     rule = policy.send_policy.rule(incident.kind)
     return [c for c in public_channels(incident, policy) if verdict(ledger.told_on(PUBLIC, c), incident, rule).sends]
 

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from forewarn.policy import Policy
+from forewarn.processors.cadence import is_postmortem
 from forewarn.processors.ids import stable_id
 from forewarn.processors.segment_index import Profile
 from forewarn.schemas.models import Channel, CustomerSegment, Incident, TargetingRequest
@@ -23,12 +24,18 @@ PUBLIC_CHANNELS = frozenset({Channel.statuspage, Channel.social})
 #: Bridges into a customer's own chat, offered to enterprise accounts that configured one.
 BRIDGES = frozenset({Channel.slack, Channel.teams})
 PERSONAL_CHANNELS = tuple(c for c in Channel if c not in PUBLIC_CHANNELS)
+#: Where a published post-mortem is announced: a report to read, not an alert (no SMS, no chat
+#: bridge, no helpdesk ticket), and only where the severity's channels already reached people.
+POSTMORTEM_CHANNELS = frozenset({Channel.email, Channel.inapp, Channel.statuspage})
 
 
 def channels_by_severity(incident: Incident, policy: Policy) -> list[Channel]:
     rule = policy.send_policy.rule(incident.kind)
     table = rule.channels if rule.channels is not None else policy.channels
-    return list(table.get(incident.severity, []))
+    channels = list(table.get(incident.severity, []))
+    if is_postmortem(incident):
+        return [c for c in channels if c in POSTMORTEM_CHANNELS]
+    return channels
 
 
 def request_channels(incident: Incident, policy: Policy, *, helpdesk: bool = False) -> list[Channel]:
@@ -39,7 +46,7 @@ def request_channels(incident: Incident, policy: Policy, *, helpdesk: bool = Fal
     every affected account), not the severity matrix; cadence and review still apply to it.
     """
     channels = channels_by_severity(incident, policy)
-    if helpdesk and Channel.helpdesk not in channels:
+    if helpdesk and Channel.helpdesk not in channels and not is_postmortem(incident):
         channels.append(Channel.helpdesk)
     return channels
 

@@ -32,7 +32,16 @@ from faust.types import TP
 
 from forewarn.config import Settings
 from forewarn.policy import CadenceRule
-from forewarn.processors.cadence import IncidentLedger, Note, decide
+from forewarn.processors.cadence import (
+    POSTMORTEM_WITHIN,
+    IncidentLedger,
+    Note,
+    decide,
+    is_postmortem,
+    keeps_told,
+    kept_index_key,
+    update_kept,
+)
 from forewarn.processors.deadletter import Rejected
 from forewarn.processors.draft import Draft, OtherAccounts, command_for, template_for
 from forewarn.processors.public import PUBLIC, due_channels, ledger_id, public_channels, public_command
@@ -194,7 +203,7 @@ class Targeting:
             self.cadence[chunk_key] = chunk_record
             self.cadence[ledger.head_key] = ledger.head()
         if incident.phase is Phase.resolved and (ledger.closed is None or incident.version > ledger.closed):
-            self.close(ledger, incident.version)
+            self.close(ledger, incident, "announce")
 
     # ---- the customer table -------------------------------------------------------------
 
@@ -252,11 +261,15 @@ class Targeting:
         if request is None:
             return
         partition, incident = message.partition, request.incident
-        since = active_since_s(request, incident.updated_at)
-        affected = self.affected(partition, request, since)
-        await self.report_impact(request, partition, len(affected), self.index.active_since(partition, since))
         ledger = self.ledger(incident.incident_id, partition)
+        if is_postmortem(incident):  # who heard of the incident, not whom today's filters find
+            affected = self.told_here(partition, ledger, incident.updated_at)
+        else:
+            since = active_since_s(request, incident.updated_at)
+            affected = self.affected(partition, request, since)
+            await self.report_impact(request, partition, len(affected), self.index.active_since(partition, since))
         if ledger.closed is not None and incident.version <= ledger.closed:
+            self.ledgers.pop((ledger.incident_id, partition), None)  # a kept told set stays on disk only
             return  # a replay after everyone was told it is resolved
         rule = ctx.policy.send_policy.rule(incident.kind)
         note = Note.of(incident, rule)
@@ -269,7 +282,7 @@ class Targeting:
                 self.cadence[ledger.head_key] = ledger.head()
                 told += sum(len(channels) for _, channels in sent)
         if incident.phase is Phase.resolved:
-            self.close(ledger, incident.version)
+            self.close(ledger, incident, "target")
         log.info(
             "targeted %s v%d in partition %d: %d affected, %d commands in %.1fs",
             incident.incident_id,
@@ -292,6 +305,13 @@ class Targeting:
                 found.append(customer_id)
         return found
 
+    def told_here(self, partition: int, ledger: IncidentLedger, at: datetime) -> list[str]:
+        """The post-mortem's audience in this partition: the kept told set, while still in time
+        and for customers still in the table (``decide`` then asks per channel)."""
+        if ledger.expired(at):
+            return []
+        return [customer_id for customer_id in ledger.told if self.index.row(partition, customer_id) is not None]
+
     async def report_impact(self, request: TargetingRequest, partition: int, affected: int, active: int) -> None:
         """Feed the share of active customers affected back to severity classification."""
         incident = request.incident
@@ -312,10 +332,11 @@ class Targeting:
         """Commands for one chunk of affected customers, acknowledged before this returns."""
         incident, now = request.incident, self.ctx.clock.now()
         since = active_since_s(request, incident.updated_at)
+        postmortem = is_postmortem(incident)  # its audience is who was told, whatever the filters say now
         readers: list[tuple[str, CustomerSegment, list[Channel]]] = []
         for customer_id in chunk:
             row = self.index.row(partition, customer_id)  # re-read: it may have moved or gone meanwhile
-            if row is None or not matches(customer_id, row[0], row[1], request, since):
+            if row is None or not (postmortem or matches(customer_id, row[0], row[1], request, since)):
                 continue
             channels = [
                 channel
@@ -362,9 +383,30 @@ class Targeting:
             self.ledgers[(incident_id, partition)] = cached
         return cached
 
-    def close(self, ledger: IncidentLedger, version: int) -> None:
-        """Resolved and told: keep only the closing version, drop the ids (memory and store)."""
-        for key in ledger.close(version):
+    def close(self, ledger: IncidentLedger, incident: Incident, scope: str) -> None:
+        """Resolved and told: keep only the closing version, drop the ids (memory and store).
+
+        A P1/P2 still owes its post-mortem, which goes to whoever was told: its chunks stay in
+        the table (not in memory; ``ledger`` restores them for the post-mortem version, after a
+        restart too) until that version is handled or ``POSTMORTEM_WITHIN`` has passed. The
+        partition's kept list is swept here, so told sets of never-published post-mortems go too.
+        """
+        keep_until = incident.updated_at + POSTMORTEM_WITHIN if keeps_told(incident) else None
+        self.forget(ledger, incident.version, keep_until)
+        index_key = kept_index_key(scope, ledger.partition)
+        stored = self.cadence.get(index_key)
+        kept, expired = update_kept(
+            stored, incident.updated_at, add=ledger if keep_until else None, drop=ledger.incident_id
+        )
+        for stale_id in expired:
+            head = IncidentLedger(stale_id, ledger.partition).head_key
+            stale = IncidentLedger.restore(stale_id, ledger.partition, self.cadence.get(head), lambda key: None)
+            self.forget(stale, stale.closed or 0, None)  # the head names the chunks; no need to read them
+        if kept != (stored or b"{}"):
+            self.cadence[index_key] = kept
+
+    def forget(self, ledger: IncidentLedger, version: int, keep_until: datetime | None) -> None:
+        for key in ledger.close(version, keep_until):
             if self.cadence.get(key) is not None:
                 del self.cadence[key]
         self.cadence[ledger.head_key] = ledger.head()

@@ -6,6 +6,11 @@ import pytest
 from factories import T0, command
 from forewarn.schemas.models import Channel, DeliveryStatus, NotificationCommand
 from forewarn.sinks.base import (
+    REDRIVE_BY,
+    REDRIVE_CHECKED,
+    REDRIVE_DELIVERED,
+    REDRIVE_NOT_DELIVERED,
+    REDRIVE_TOKEN,
     CircuitBreaker,
     Deliverer,
     Outbox,
@@ -199,3 +204,49 @@ async def test_a_definite_failure_is_not_uncertain_next_time(tmp_path: Path) -> 
     await deliverer(ScriptedSink(SendError("400", retryable=False)), tmp_path, Sleeps()).deliver(command())
     receipt = await deliverer(ScriptedSink(), tmp_path, Sleeps()).deliver(command())
     assert receipt.status is DeliveryStatus.delivered
+
+
+def redriven(checked: str, token: str = "tok-1", nid: str = "ntf_1") -> NotificationCommand:
+    """A command as `forewarn deadletter redrive --not-delivered|--delivered --by ana` republishes it."""
+    metadata = {REDRIVE_CHECKED: checked, REDRIVE_BY: "ana", REDRIVE_TOKEN: token}
+    return command(nid).model_copy(update={"metadata": metadata})
+
+
+async def test_a_person_checked_not_delivered_clears_the_uncertain_mark_once(tmp_path: Path) -> None:
+    SqliteDeliveredStore(tmp_path / "d.sqlite").begin("ntf_1")
+    sink = ScriptedSink(SendError("504 gateway timeout", uncertain=True))
+    d = deliverer(sink, tmp_path, Sleeps())
+    lost_again = await d.deliver(redriven(REDRIVE_NOT_DELIVERED))  # the redriven send was lost too
+    assert lost_again.status is DeliveryStatus.failed and lost_again.provider_response.startswith("uncertain")
+    # a redelivered copy of the same redrive finds its token used: one statement allows one send
+    copy = await d.deliver(redriven(REDRIVE_NOT_DELIVERED))
+    assert copy.status is DeliveryStatus.failed and "already used" in copy.provider_response and sink.sent == []
+    sent = await d.deliver(redriven(REDRIVE_NOT_DELIVERED, token="tok-2"))
+    assert sent.status is DeliveryStatus.delivered and sink.sent == ["ntf_1"]
+    again = await d.deliver(redriven(REDRIVE_NOT_DELIVERED, token="tok-3"))
+    assert again.status is DeliveryStatus.duplicate and sink.sent == ["ntf_1"]
+
+
+async def test_an_uncertain_command_without_the_check_stays_refused(tmp_path: Path) -> None:
+    SqliteDeliveredStore(tmp_path / "d.sqlite").begin("ntf_1")
+    sink = ScriptedSink()
+    plain = await deliverer(sink, tmp_path, Sleeps()).deliver(command())
+    no_token = await deliverer(sink, tmp_path, Sleeps()).deliver(redriven(REDRIVE_NOT_DELIVERED, token=""))
+    assert {plain.status, no_token.status} == {DeliveryStatus.failed} and sink.sent == []
+
+
+async def test_a_person_checked_delivered_records_it_and_sends_nothing(tmp_path: Path) -> None:
+    SqliteDeliveredStore(tmp_path / "d.sqlite").begin("ntf_1")
+    sink = ScriptedSink()
+    d = deliverer(sink, tmp_path, Sleeps())
+    marked = await d.deliver(redriven(REDRIVE_DELIVERED))
+    assert marked.status is DeliveryStatus.delivered and marked.attempts == 0
+    assert "marked delivered by ana" in marked.provider_response and sink.sent == []
+    later = await d.deliver(redriven(REDRIVE_NOT_DELIVERED, token="tok-2"))  # a contrary redrive later
+    assert later.status is DeliveryStatus.duplicate and sink.sent == []
+
+
+async def test_a_not_delivered_check_on_a_settled_command_just_sends_it(tmp_path: Path) -> None:
+    sink = ScriptedSink()
+    receipt = await deliverer(sink, tmp_path, Sleeps()).deliver(redriven(REDRIVE_NOT_DELIVERED))
+    assert receipt.status is DeliveryStatus.delivered and sink.sent == ["ntf_1"]

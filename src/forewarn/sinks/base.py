@@ -77,6 +77,16 @@ class Sink(ABC):
 #: Receipt text of a command not resent because an earlier attempt's outcome is unknown.
 UNCERTAIN = "uncertain"
 
+#: Metadata ``forewarn deadletter redrive`` puts on a ``delivery_uncertain`` command: what the person
+#: found at the provider (``REDRIVE_NOT_DELIVERED`` or ``REDRIVE_DELIVERED``), who they are, and a
+#: one-use token (the redrive's audit id). It travels in the command itself, so it reaches whichever
+#: sink worker holds the partition's delivered-ids store, and it is on record in the topic.
+REDRIVE_CHECKED = "redrive_checked"
+REDRIVE_BY = "redrive_by"
+REDRIVE_TOKEN = "redrive_token"
+REDRIVE_NOT_DELIVERED = "not_delivered"
+REDRIVE_DELIVERED = "delivered"
+
 
 class DeliveredStore(Protocol):
     def seen(self, notification_id: str) -> bool: ...
@@ -88,6 +98,8 @@ class DeliveredStore(Protocol):
     def in_flight(self, notification_id: str) -> bool: ...
 
     def settle(self, notification_id: str) -> None: ...
+
+    def clear_uncertain(self, notification_id: str, token: str) -> bool: ...
 
 
 class SqliteDeliveredStore:
@@ -106,6 +118,7 @@ class SqliteDeliveredStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, response TEXT)")
         self._db.execute("CREATE TABLE IF NOT EXISTS sending (id TEXT PRIMARY KEY)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS redriven (token TEXT PRIMARY KEY, id TEXT)")
 
     def seen(self, notification_id: str) -> bool:
         with self._lock:
@@ -134,6 +147,23 @@ class SqliteDeliveredStore:
         """The send failed for sure: a later attempt is no longer uncertain."""
         with self._lock:
             self._db.execute("DELETE FROM sending WHERE id = ?", (notification_id,))
+
+    def clear_uncertain(self, notification_id: str, token: str) -> bool:
+        """A person checked the provider and says an uncertain send did not land: clear its in-flight
+        mark, once per redrive token. A redelivered copy of the same redriven command (a crash
+        during its send) finds the token used and stays refused, so one statement allows one send."""
+        if not token:
+            return False
+        with self._lock:
+            if self._db.execute("SELECT 1 FROM sending WHERE id = ?", (notification_id,)).fetchone() is None:
+                return False
+            used = self._db.execute(
+                "INSERT OR IGNORE INTO redriven (token, id) VALUES (?, ?)", (token, notification_id)
+            ).rowcount
+            if used != 1:
+                return False
+            self._db.execute("DELETE FROM sending WHERE id = ?", (notification_id,))
+        return True
 
     def close(self) -> None:
         with self._lock:
@@ -299,12 +329,28 @@ class Deliverer:
             return self._dry_run(command)
         if self.store.seen(command.notification_id):
             return self._receipt(command, DeliveryStatus.duplicate, 0, "already delivered")
+        checked = command.metadata.get(REDRIVE_CHECKED)
+        if checked == REDRIVE_DELIVERED:
+            return self._marked_delivered(command)
         if self.store.in_flight(command.notification_id) and not self.sink.idempotent:
-            note = (
-                f"{UNCERTAIN}: an earlier attempt was in flight when the worker stopped; {self.sink.provider} "
-                "takes no idempotency key, so it is not resent (check the provider, then replay if missing)"
-            )
-            return self._receipt(command, DeliveryStatus.failed, 0, note)
+            token = command.metadata.get(REDRIVE_TOKEN, "")
+            if checked == REDRIVE_NOT_DELIVERED and self.store.clear_uncertain(command.notification_id, token):
+                log.warning(
+                    "%s: %s checked %s and found it not delivered (redrive %s): sending",
+                    command.notification_id,
+                    command.metadata.get(REDRIVE_BY, "?"),
+                    self.sink.provider,
+                    token,
+                )
+            else:
+                why = "an earlier attempt was in flight when the worker stopped"
+                if checked == REDRIVE_NOT_DELIVERED:
+                    why = f"redrive {token or '(no token)'} was already used for it, and a later attempt was in flight"
+                note = (
+                    f"{UNCERTAIN}: {why}; {self.sink.provider} takes no idempotency key, so it is not resent "
+                    "(check the provider, then replay if missing)"
+                )
+                return self._receipt(command, DeliveryStatus.failed, 0, note)
         self.store.begin(command.notification_id)
         last_error = ""
         for attempt in range(1, self.retry.attempts + 1):
@@ -335,6 +381,18 @@ class Deliverer:
             self.store.mark(command.notification_id, result.response)
             return self._receipt(command, DeliveryStatus.delivered, attempt, result.response, result.message_id)
         return self._receipt(command, DeliveryStatus.failed, self.retry.attempts, last_error)
+
+    def _marked_delivered(self, command: NotificationCommand) -> DeliveryReceipt:
+        """A person found an uncertain send at the provider: record it delivered and send nothing, so
+        the record is complete and no later copy of the command goes out."""
+        meta = command.metadata
+        response = (
+            f"marked delivered by {meta.get(REDRIVE_BY, '?')} after checking {self.sink.provider} "
+            f"(redrive {meta.get(REDRIVE_TOKEN, '')}); not sent"
+        )
+        log.warning("%s: %s", command.notification_id, response)
+        self.store.mark(command.notification_id, response)
+        return self._receipt(command, DeliveryStatus.delivered, 0, response)
 
     async def _wait_for_provider(self) -> None:
         wait = self.breaker.wait_s()

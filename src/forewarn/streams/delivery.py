@@ -20,6 +20,11 @@ from forewarn.sinks.base import UNCERTAIN, Deliverer
 from forewarn.streams.context import StreamContext
 
 
+def letter_id(message: Any) -> str:
+    """The dead letter's id as ``forewarn deadletter`` takes it: where the command was read."""
+    return f"{message.topic}:{message.partition}:{message.offset}"
+
+
 class Delivery:
     def __init__(self, ctx: StreamContext, deliverers: dict[str, Deliverer]) -> None:
         self.ctx = ctx
@@ -38,6 +43,11 @@ class Delivery:
                 f"{receipt.provider_response}"
             )
             uncertain = receipt.provider_response.startswith(UNCERTAIN)
+            if uncertain:  # what the person who checks the provider runs next
+                reason += (
+                    f"; once checked: forewarn deadletter redrive {letter_id(message)} "
+                    "--not-delivered|--delivered --by NAME"
+                )
             await ctx.reject(message, "deliver", "delivery_uncertain" if uncertain else "delivery_failed", reason)
             receipt = receipt.model_copy(update={"status": DeliveryStatus.dead_lettered})
         await ctx.send("receipts", command.notification_id.encode(), receipt)

@@ -14,6 +14,7 @@ from forewarn.commands import (
     audit,
     customers,
     db,
+    deadletter,
     demo,
     incident,
     io,
@@ -53,3 +54,4 @@ postmortem_tracking.register(postmortem.postmortem)
 main.add_command(incident.incident)
 main.add_command(maintenance.maintenance)
 main.add_command(audit.audit)
+main.add_command(deadletter.deadletter)

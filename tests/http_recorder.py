@@ -2,7 +2,7 @@
 
 It runs an aiohttp app on a free loopback port in its own thread, so both async unit tests
 and end-to-end tests with worker processes can point sinks at it. Tests script failures
-(``fail(path, 429, retry_after=…)``, ``fail(path, 503)``, ``stall(path, seconds)``) and read
+(``fail(path, 429, retry_after=…)``, ``fail(path, 503)``, ``stall(path, seconds)``, ``recover(path)``) and read
 back what arrived. Like Zendesk and payment-style APIs, a repeated ``Idempotency-Key`` gets
 the first answer again and is recorded as a replay, not as a new request. Atlassian Statuspage
 incidents are kept (``page_incidents``): created by POST, changed by PATCH (each one an incident
@@ -88,6 +88,11 @@ class HttpRecorder:
         """The next ``times`` requests to ``path`` hang ``seconds`` before answering (client timeouts)."""
         with self.lock:
             self._faults.setdefault(path, []).append(Fault(200, None, seconds, times))
+
+    def recover(self, path: str) -> None:
+        """``path`` answers normally again (the provider's outage is over): its scripted faults go."""
+        with self.lock:
+            self._faults.pop(path, None)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Delivery through the real broker: every channel exactly once per customer per update (the
 configured helpdesk included: one problem ticket, a linked ticket per affected organisation, solved
 on resolution), a crash mid-delivery with no duplicate and no loss, and commands that keep failing
-dead-lettered."""
+dead-lettered, then redriven from the CLI once the provider is back: one delivery each, uncertain ones
+only as the person who checked the provider says."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from forewarn.process import WorkerProcess
 from forewarn.publish import Publisher, group_caught_up, raw_signal_from_json, read_topic, wait_until
 from forewarn.schemas.codec import decode
 from forewarn.schemas.models import (
+    AuditRecord,
     Channel,
     Contacts,
     DeadLetter,
@@ -320,32 +322,98 @@ def test_worker_killed_mid_delivery_delivers_the_rest_without_duplicates(
         assert len(held) <= (0 if channel == "social" else 1), channel  # social resends under its key
 
 
-def test_commands_that_keep_failing_are_dead_lettered_with_the_last_error(
+def slack_command(nid: str, url: str) -> NotificationCommand:
+    return command(nid).model_copy(update={"channel": Channel.slack, "recipients": [url]})
+
+
+def redrive(settings: Settings, *args: str) -> str:
+    result = CliRunner().invoke(main, ["deadletter", "redrive", *args], env=settings.to_env())
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def receipts_of(settings: Settings) -> dict[str, list[DeliveryReceipt]]:
+    out: dict[str, list[DeliveryReceipt]] = {}
+    for m in read_topic(settings, "receipts"):
+        receipt = decode(m.value(), DeliveryReceipt)
+        out.setdefault(receipt.notification_id, []).append(receipt)
+    return out
+
+
+def test_commands_that_keep_failing_are_dead_lettered_with_the_last_error_and_redriven_once(
     delivering: Settings, recorder: HttpRecorder, tmp_path: Path
 ) -> None:
     failing = delivering.model_copy(
         update={"delivery": DeliverySettings(attempts=2, base_delay_s=0.01, breaker_cooldown_s=0.2)}
     )
     recorder.fail("/slack/broken", 500, times=1000)
+    recorder.fail("/slack/lost", 504)  # a lost answer: Slack may have posted it
+    recorder.fail("/slack/seen", 504)
     publisher = Publisher(failing)
     for i in range(3):
-        cmd = command(f"ntf_broken_{i}").model_copy(
-            update={"channel": Channel.slack, "recipients": [f"{recorder.url}/slack/broken"]}
-        )
-        publisher.send("notify.slack", cmd)
+        publisher.send("notify.slack", slack_command(f"ntf_broken_{i}", f"{recorder.url}/slack/broken"))
     publisher.send_bytes("notify.slack", b"not avro", key=b"x")
+    publisher.send("notify.slack", slack_command("ntf_lost", f"{recorder.url}/slack/lost"))
+    publisher.send("notify.slack", slack_command("ntf_seen", f"{recorder.url}/slack/seen"))
     publisher.flush()
+    env = failing.to_env()
     with WorkerProcess(failing, tmp_path / "worker.log", roles="sinks,audit") as worker:
-        wait_until(lambda: len(read_topic(failing, "deadletter")) >= 4, 120, "four dead letters")
+        wait_until(lambda: len(read_topic(failing, "deadletter")) >= 6, 120, "six dead letters")
         wait_until(lambda: caught_up(failing, worker), 120, "the worker to commit")
-    letters = [decode(m.value(), DeadLetter) for m in read_topic(failing, "deadletter")]
-    failed = [letter for letter in letters if letter.error_type == "delivery_failed"]
-    assert len(failed) == 3 and {letter.stage for letter in failed} == {"deliver"}
-    assert all(re.search(r"gave up after 2 attempt\(s\): slack: POST .* 500", letter.reason) for letter in failed)
-    assert {decode(letter.value or b"", NotificationCommand).notification_id for letter in failed} == {
-        f"ntf_broken_{i}" for i in range(3)
+        letters = [decode(m.value(), DeadLetter) for m in read_topic(failing, "deadletter")]
+        failed = [letter for letter in letters if letter.error_type == "delivery_failed"]
+        assert len(failed) == 3 and {letter.stage for letter in failed} == {"deliver"}
+        assert all(re.search(r"gave up after 2 attempt\(s\): slack: POST .* 500", letter.reason) for letter in failed)
+        assert {decode(letter.value or b"", NotificationCommand).notification_id for letter in failed} == {
+            f"ntf_broken_{i}" for i in range(3)
+        }
+        others = Counter(letter.error_type for letter in letters if letter.error_type != "delivery_failed")
+        assert others == {"undecodable": 1, "delivery_uncertain": 2}
+        receipts = [decode(m.value(), DeliveryReceipt) for m in read_topic(failing, "receipts")]
+        assert [r.status for r in receipts] == [DeliveryStatus.dead_lettered] * 5
+        assert len(recorder.all_requests("/slack/broken")) == 6  # two attempts each, then no more
+        assert len(recorder.all_requests("/slack/lost")) == 1  # not retried: it may have landed
+        where = {
+            decode(letter.value or b"", NotificationCommand).notification_id: f"{letter.topic}:{letter.partition}:"
+            f"{letter.offset}"
+            for letter in letters
+            if letter.error_type == "delivery_uncertain"
+        }
+        listed = CliRunner().invoke(main, ["deadletter", "list", "--stage", "deliver"], env=env)
+        assert listed.exit_code == 0 and listed.output.startswith("6 dead letter(s) match (of 6 in the topic)")
+        assert where["ntf_lost"] in listed.output
+        shown = CliRunner().invoke(main, ["deadletter", "show", where["ntf_lost"]], env=env)
+        assert shown.exit_code == 0 and "original (NotificationCommand):" in shown.output
+        assert f"forewarn deadletter redrive {where['ntf_lost']} --not-delivered|--delivered --by NAME" in shown.output
+
+        # the provider is back; uncertain letters in the selection refuse the redrive outright
+        recorder.recover("/slack/broken")
+        refused = CliRunner().invoke(main, ["deadletter", "redrive", "--stage", "deliver", "--by", "ana"], env=env)
+        assert refused.exit_code == 1 and "are delivery_uncertain" in refused.output
+        assert "redrove 3 dead letter(s)" in redrive(failing, "--type", "delivery_failed", "--by", "ana")
+        redrive(failing, where["ntf_lost"], "--not-delivered", "--by", "ana")  # checked Slack: not there
+        redrive(failing, where["ntf_seen"], "--delivered", "--by", "ana")  # checked Slack: it is there
+        recorder.wait_for(3, 120, "/slack/broken", worker.check)
+        recorder.wait_for(1, 120, "/slack/lost", worker.check)
+        wait_until(lambda: caught_up(failing, worker), 120, "the redriven commands to be handled")
+
+        # redriving everything again, uncertain ones as not delivered, sends nothing more
+        redrive(failing, "--all", "--not-delivered", "--by", "bo")
+        wait_until(lambda: caught_up(failing, worker), 120, "the second redrive to be handled")
+    assert len(recorder.received("/slack/broken")) == 3 and len(recorder.received("/slack/lost")) == 1
+    assert len(recorder.all_requests("/slack/seen")) == 1 and not recorder.received("/slack/seen")  # the 504 only
+    assert len(read_topic(failing, "deadletter")) == 6  # nothing failed again
+    statuses = {nid: [r.status for r in rs] for nid, rs in receipts_of(failing).items()}
+    once = [DeliveryStatus.dead_lettered, DeliveryStatus.delivered, DeliveryStatus.duplicate]
+    assert statuses == {nid: once for nid in [*(f"ntf_broken_{i}" for i in range(3)), "ntf_lost", "ntf_seen"]}
+    (seen,) = [r for r in receipts_of(failing)["ntf_seen"] if r.status is DeliveryStatus.delivered]
+    assert seen.attempts == 0 and seen.provider_response.startswith("marked delivered by ana")
+    audit = [decode(m.value(), AuditRecord) for m in read_topic(failing, "audit")]
+    redriven = Counter((a.approver, a.action) for a in audit if a.stage == "redrive")
+    assert redriven == {
+        ("ana", "redriven"): 3,
+        ("ana", "redriven_not_delivered"): 1,
+        ("ana", "marked_delivered"): 1,
+        ("bo", "redriven"): 3,
+        ("bo", "redriven_not_delivered"): 2,
     }
-    assert [letter.error_type for letter in letters if letter.error_type != "delivery_failed"] == ["undecodable"]
-    receipts = [decode(m.value(), DeliveryReceipt) for m in read_topic(failing, "receipts")]
-    assert [r.status for r in receipts] == [DeliveryStatus.dead_lettered] * 3
-    assert len(recorder.all_requests("/slack/broken")) == 6  # two attempts each, then no more

@@ -234,19 +234,20 @@ class RedrivePlan:
 
 
 def plan_redrive(
-    selected: Sequence[Letter], names: TopicNames, checked: str | None, by: str, run_id: str
+    selected: Sequence[Letter], names: TopicNames, checked: str | None, by: str, run_id: str, *, refuse: bool = True
 ) -> RedrivePlan:
     """What a redrive republishes, where and with which key, and what it leaves out and why.
 
     A ``delivery_uncertain`` letter may already have reached its reader, so it is only planned
     with what the person found at the provider (``checked``), which then travels in the command's
     metadata with their name and a one-use token; without it the whole redrive is refused rather
-    than quietly leaving some out. ``delivery_failed`` commands go back byte for byte: the sink
+    than quietly leaving some out (``refuse=False``, for a dry run: they are listed as left out).
+    ``delivery_failed`` commands go back byte for byte: the sink
     skips any notification id it already delivered. Commands are planned once per notification id
     (the newest letter), so one run never offers a sink two copies of the same message.
     """
     uncertain = [x for x in selected if x.letter.error_type == UNCERTAIN_TYPE]
-    if uncertain and checked is None:
+    if uncertain and checked is None and refuse:
         ids = ", ".join(x.id for x in uncertain[:5]) + (" …" if len(uncertain) > 5 else "")
         raise SelectionError(
             f"{len(uncertain)} selected dead letter(s) are delivery_uncertain ({ids}): the provider may already "
@@ -263,6 +264,9 @@ def plan_redrive(
         short = names.short(d.topic)
         if short is None:
             skipped.append((letter, f"{d.topic} is not a topic of this deployment (prefix {names.prefix!r})"))
+            continue
+        if d.error_type == UNCERTAIN_TYPE and checked is None:
+            skipped.append((letter, "delivery_uncertain: check the provider, then --not-delivered or --delivered"))
             continue
         if d.value is None:
             skipped.append((letter, "no original value (a tombstone): republishing it would delete, not redo"))

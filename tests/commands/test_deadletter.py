@@ -131,6 +131,11 @@ def test_uncertain_letters_are_refused_without_a_provider_check() -> None:
     selected = [letter(offset=1), letter(offset=2, error_type="delivery_uncertain")]
     with pytest.raises(SelectionError, match=r"1 selected dead letter\(s\) are delivery_uncertain.*--not-delivered"):
         plan_redrive(selected, NAMES, None, "ana", "run1")
+    dry = plan_redrive(selected, NAMES, None, "", "run1", refuse=False)  # a dry run shows them left out
+    assert [i.letter.id for i in dry.items] == ["forewarn.notify.slack:0:1"]
+    assert [(x.id, why.split(":")[0]) for x, why in dry.skipped] == [
+        ("forewarn.notify.slack:0:2", "delivery_uncertain")
+    ]
 
 
 def test_failed_commands_go_back_byte_for_byte_and_checked_ones_carry_the_check() -> None:
@@ -226,6 +231,8 @@ def test_the_cli_lists_shows_and_dry_runs(topic: list[bytes]) -> None:
     assert refused.exit_code == 1 and "are delivery_uncertain" in refused.output
     dry = runner.invoke(main, ["deadletter", "redrive", "--type", "delivery_failed", "--dry-run"])
     assert dry.exit_code == 0 and "would redrive 1 dead letter(s):" in dry.output
+    dry = runner.invoke(main, ["deadletter", "redrive", "--all", "--dry-run"])
+    assert dry.exit_code == 0 and "left out 1:" in dry.output and "delivery_uncertain: check the provider" in dry.output
 
 
 @pytest.mark.parametrize(

@@ -176,7 +176,7 @@ def redrive(
     run_id = uuid.uuid4().hex
     person = (by or "").strip()
     try:
-        plan = plan_redrive(selected, names, checked, person, run_id)
+        plan = plan_redrive(selected, names, checked, person, run_id, refuse=not dry_run)
     except SelectionError as exc:
         raise click.ClickException(str(exc)) from exc
     if dry_run:

@@ -241,6 +241,10 @@ class Settings(BaseModel):
     app_id: str = "forewarn"
     partitions: int = Field(default=4, ge=1)
     dry_run: bool = False
+    #: Targeting also records who was affected but held back (cadence, unreachable channel), one
+    #: audit row per customer, channel and version: for ``forewarn replay``'s report. Unbounded in
+    #: production (a row per affected customer per version), so it is refused without ``dry_run``.
+    report_suppressed: bool = False
     status_page_url: str = "https://status.example.com"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
@@ -274,6 +278,15 @@ class Settings(BaseModel):
             raise ValueError(f"topic prefix {value!r} may hold only letters, digits, '.', '_' and '-'")
         return value
 
+    @model_validator(mode="after")
+    def _suppressed_only_in_dry_run(self) -> Settings:
+        if self.report_suppressed and not self.dry_run:
+            raise ValueError(
+                "FOREWARN_REPORT_SUPPRESSED needs FOREWARN_DRY_RUN=true: a row per held-back customer,"
+                " channel and version is for replays, not for production"
+            )
+        return self
+
     @property
     def clickhouse_dsn(self) -> str:
         """The embedded engine under the data dir unless a server DSN was given."""
@@ -289,6 +302,7 @@ class Settings(BaseModel):
             "FOREWARN_APP_ID": self.app_id,
             "FOREWARN_PARTITIONS": str(self.partitions),
             "FOREWARN_DRY_RUN": "true" if self.dry_run else "false",
+            "FOREWARN_REPORT_SUPPRESSED": "true" if self.report_suppressed else "false",
             "FOREWARN_STATUS_PAGE_URL": self.status_page_url,
             "FOREWARN_WEB_HOST": self.web_host,
             "FOREWARN_WEB_PORT": str(self.web_port),
@@ -332,6 +346,7 @@ class Settings(BaseModel):
             "FOREWARN_APP_ID": "app_id",
             "FOREWARN_PARTITIONS": "partitions",
             "FOREWARN_DRY_RUN": "dry_run",
+            "FOREWARN_REPORT_SUPPRESSED": "report_suppressed",
             "FOREWARN_STATUS_PAGE_URL": "status_page_url",
             "FOREWARN_WEB_HOST": "web_host",
             "FOREWARN_WEB_PORT": "web_port",

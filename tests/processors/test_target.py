@@ -4,7 +4,7 @@ from factories import T0, customer, event
 from forewarn.policy import CadenceRule, Policy, SendPolicy, ServicePolicy
 from forewarn.processors.correlate import correlate
 from forewarn.processors.ids import notification_id
-from forewarn.processors.target import channels_for, is_affected, plan_targeting, profile_of
+from forewarn.processors.target import channels_for, is_affected, plan_targeting, profile_of, unreachable_channels
 from forewarn.schemas.models import Channel, Contacts, Incident, IncidentKind, Severity, TargetingRequest
 
 POLICY = Policy()
@@ -92,6 +92,17 @@ def test_sms_and_bridges_only_for_enterprise_with_contacts() -> None:
     assert Channel.sms not in channels_for(no_phone, req, POLICY)
     pro_with_hook = profile_of(customer("p", contacts=hooks))
     assert Channel.slack not in channels_for(pro_with_hook, req, POLICY)  # bridges are for enterprise accounts
+
+
+def test_unreachable_channels_are_the_offered_ones_without_an_address() -> None:
+    """What a replay reports as unreachable: never public channels, never enterprise-only ones for other plans."""
+    req = request()
+    assert unreachable_channels(profile_of(customer("a")), req, POLICY) == []
+    no_mail = profile_of(customer("n", contacts=Contacts(phones=["+4915112345678"])))
+    assert unreachable_channels(no_mail, req, POLICY) == [Channel.email]  # sms: not offered to a pro account
+    ent = profile_of(customer("e", enterprise=True, contacts=Contacts(emails=["ops@e.example"])))
+    assert unreachable_channels(ent, req, POLICY) == [Channel.sms]  # no bridge set up: not a gap
+    assert set(unreachable_channels(ent, req, POLICY)).isdisjoint(channels_for(ent, req, POLICY))
 
 
 def test_notification_id_is_a_pure_function_of_its_parts() -> None:

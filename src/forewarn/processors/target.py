@@ -183,3 +183,21 @@ def channels_for(profile: Profile, request: TargetingRequest, policy: Policy) ->
         if channel.value in profile.reach:
             chosen.append(channel)
     return chosen
+
+
+def unreachable_channels(profile: Profile, request: TargetingRequest, policy: Policy) -> list[Channel]:
+    """The request's channels this customer would get but has no address on.
+
+    ``channels_for``'s complement among the channels offered to this customer (not the public
+    ones, not enterprise-only ones for other plans): what a replay reports as unreachable. A chat
+    bridge is offered only to accounts that set one up, so a missing one is no gap.
+    """
+    missing: list[Channel] = []
+    for channel in request.channels:
+        if channel in PUBLIC_CHANNELS or channel in BRIDGES:
+            continue
+        if channel in policy.enterprise_only_channels and not profile.enterprise:
+            continue
+        if channel.value not in profile.reach:
+            missing.append(channel)
+    return missing

@@ -45,14 +45,16 @@ from forewarn.processors.cadence import (
 from forewarn.processors.deadletter import Rejected
 from forewarn.processors.draft import Draft, OtherAccounts, command_for, template_for
 from forewarn.processors.public import PUBLIC, due_channels, ledger_id, public_channels, public_command
-from forewarn.processors.segment_index import SegmentIndex
+from forewarn.processors.segment_index import Profile, SegmentIndex
 from forewarn.processors.segments import read_fields, table_entry
+from forewarn.processors.suppressed import UNREACHABLE, HeldBack, suppressed_audit, unlisted_audit
 from forewarn.processors.target import (
     active_since_s,
     channels_for,
     matches,
     plan_targeting,
     row_of_fields,
+    unreachable_channels,
 )
 from forewarn.publish import producer_config
 from forewarn.schemas.codec import decode, encode
@@ -274,13 +276,18 @@ class Targeting:
         rule = ctx.policy.send_policy.rule(incident.kind)
         note = Note.of(incident, rule)
         started, told = time.monotonic(), 0
+        held_back = HeldBack() if ctx.settings.report_suppressed else None  # a replay asks why, production never
         for chunk in batched(affected, CHUNK):
-            sent = await self.fan_out(chunk, partition, request, ledger, rule)
+            sent = await self.fan_out(chunk, partition, request, ledger, rule, held_back)
             if sent:
                 chunk_key, chunk_record = ledger.record(incident.version, note, sent)
                 self.cadence[chunk_key] = chunk_record
                 self.cadence[ledger.head_key] = ledger.head()
                 told += sum(len(channels) for _, channels in sent)
+        if held_back is not None and held_back.unlisted:
+            summary = unlisted_audit(incident, partition, held_back.unlisted, ctx.clock.now())
+            self.out.send("audit", summary.audit_id.encode(), summary)
+            await self.out.acknowledged()
         if incident.phase is Phase.resolved:
             self.close(ledger, incident, "target")
         log.info(
@@ -327,9 +334,19 @@ class Targeting:
         await self.ctx.send("impact", incident.incident_id.encode(), report)
 
     async def fan_out(
-        self, chunk: Sequence[str], partition: int, request: TargetingRequest, ledger: IncidentLedger, rule: CadenceRule
+        self,
+        chunk: Sequence[str],
+        partition: int,
+        request: TargetingRequest,
+        ledger: IncidentLedger,
+        rule: CadenceRule,
+        held_back: HeldBack | None = None,
     ) -> list[tuple[str, list[Channel]]]:
-        """Commands for one chunk of affected customers, acknowledged before this returns."""
+        """Commands for one chunk of affected customers, acknowledged before this returns.
+
+        With ``held_back`` (only when ``report_suppressed`` asks) the customers and channels that
+        cadence or a missing address kept out are noted there and their audit rows sent with the chunk.
+        """
         incident, now = request.incident, self.ctx.clock.now()
         since = active_since_s(request, incident.updated_at)
         postmortem = is_postmortem(incident)  # its audience is who was told, whatever the filters say now
@@ -338,11 +355,14 @@ class Targeting:
             row = self.index.row(partition, customer_id)  # re-read: it may have moved or gone meanwhile
             if row is None or not (postmortem or matches(customer_id, row[0], row[1], request, since)):
                 continue
-            channels = [
-                channel
-                for channel in channels_for(row[0], request, self.ctx.policy)
-                if decide(ledger.told_on(customer_id, channel), incident, rule).sends
-            ]
+            if held_back is None:
+                channels = [
+                    channel
+                    for channel in channels_for(row[0], request, self.ctx.policy)
+                    if decide(ledger.told_on(customer_id, channel), incident, rule).sends
+                ]
+            else:
+                channels = self.choose_noting(customer_id, row[0], request, ledger, rule, held_back)
             # the store itself: one RocksDB read (the table's own get checks membership first: two)
             stored = self.customers.data.get(customer_id.encode()) if channels else None
             if stored is not None:
@@ -352,8 +372,37 @@ class Targeting:
         for _, segment, channels in readers:
             for channel in channels:
                 await self.emit(incident, segment, channel, now, others)
+        if held_back is not None:
+            key = self.ctx.settings.pseudonym_key
+            for customer_id, channel, verdict in held_back.take():
+                audit = suppressed_audit(incident, customer_id, channel, verdict, key, now)
+                self.out.send("audit", audit.audit_id.encode(), audit)
         await self.out.acknowledged()
         return [(customer_id, channels) for customer_id, _, channels in readers]
+
+    def choose_noting(
+        self,
+        customer_id: str,
+        profile: Profile,
+        request: TargetingRequest,
+        ledger: IncidentLedger,
+        rule: CadenceRule,
+        held_back: HeldBack,
+    ) -> list[Channel]:
+        """``fan_out``'s channel choice, noting every "no" and every channel without an address.
+
+        Kept apart from the list comprehension production runs, so the hot path pays nothing.
+        """
+        channels: list[Channel] = []
+        for channel in channels_for(profile, request, self.ctx.policy):
+            verdict = decide(ledger.told_on(customer_id, channel), request.incident, rule)
+            if verdict.sends:
+                channels.append(channel)
+            else:
+                held_back.add(customer_id, channel, verdict.value)
+        for channel in unreachable_channels(profile, request, self.ctx.policy):
+            held_back.add(customer_id, channel, UNREACHABLE)
+        return channels
 
     async def emit(
         self,

@@ -2,7 +2,9 @@
 
 Nothing reaches a provider: the worker runs with ``dry_run`` and its own broker, topics and
 data directory, so the report says exactly what forewarn would have sent, to whom, on which
-channel and in which language — and what it would have held for a person to approve.
+channel and in which language — and what it would have held for a person to approve, and
+whom it left out and why: the worker runs with ``report_suppressed``, so targeting records each
+customer and channel that cadence or a missing address held back (``processors/suppressed.py``).
 """
 
 from __future__ import annotations
@@ -23,10 +25,30 @@ from forewarn.config import Settings
 from forewarn.demo.mailbox import free_port
 from forewarn.demo.runner import publish_signals, wait_quiet
 from forewarn.process import WorkerProcess
+from forewarn.processors.approve import VALIDATION
+from forewarn.processors.cadence import Verdict
+from forewarn.processors.ids import pseudonymise
+from forewarn.processors.suppressed import ACTION, UNLISTED_ACTION, UNREACHABLE
 from forewarn.publish import Publisher, group_caught_up, read_topic, wait_until
 from forewarn.schemas.codec import DecodeError, decode
-from forewarn.schemas.models import Approval, ApprovalStatus, Incident, NotificationCommand
+from forewarn.schemas.models import (
+    Approval,
+    ApprovalStatus,
+    AuditRecord,
+    CustomerSegment,
+    Incident,
+    NotificationCommand,
+)
 from forewarn.topics import CHANNELS
+
+#: Why targeting held a message back, in the report's words (``Verdict`` values, plus unreachable).
+VERDICT_REASONS: dict[str, str] = {
+    Verdict.too_soon.value: "cadence: too soon",
+    Verdict.no_news.value: "cadence: no news",
+    Verdict.capped.value: "cadence: capped",
+    Verdict.never_told.value: "never told",
+    UNREACHABLE: "unreachable: no address on this channel",
+}
 
 
 @dataclass
@@ -38,7 +60,31 @@ class Report:
         return {"incidents": self.incidents, "messages": self.messages}
 
 
-def message(command: NotificationCommand, status: str) -> dict[str, Any]:
+def verdict_reason(verdict: str) -> str:
+    """A targeting verdict as the report says it; one this table does not know is shown as is."""
+    return VERDICT_REASONS.get(verdict, verdict)
+
+
+def failed_rules(verdicts: list[str]) -> str:
+    """The rule names of validation verdicts (``"rule: detail"``), once each, in order."""
+    return ", ".join(dict.fromkeys(v.split(":", 1)[0].strip() for v in verdicts))
+
+
+def approval_reason(approval: Approval) -> str | None:
+    """Why a held draft was not sent (or not yet): the person's decision first, then validation."""
+    parts: list[str] = []
+    if approval.status is ApprovalStatus.rejected:
+        parts.append(f"rejected by {approval.approver or 'an approver'}")
+    elif approval.status is ApprovalStatus.expired:
+        parts.append("approval expired")
+    if approval.category == VALIDATION or approval.verdicts:
+        parts.append(f"failed validation: {failed_rules(approval.verdicts) or approval.reason}")
+    elif approval.status is ApprovalStatus.pending:
+        parts.append(f"awaiting approval: {approval.reason}" if approval.reason else "awaiting approval")
+    return "; ".join(parts) or None
+
+
+def message(command: NotificationCommand, status: str, reason: str | None = None) -> dict[str, Any]:
     return {
         "customer_id": command.customer_id,
         "channel": command.channel.value,
@@ -47,12 +93,32 @@ def message(command: NotificationCommand, status: str) -> dict[str, Any]:
         "severity": command.severity.value,
         "status": status,
         "text": command.text,
+        "version": command.incident_version,
+        "reason": reason,
+    }
+
+
+def held_back_message(audit: AuditRecord, customer: CustomerSegment | None) -> dict[str, Any]:
+    """A message targeting never drafted: no text, the customer's language, the verdict's reason."""
+    verdict = audit.verdicts[0] if audit.verdicts else ""
+    return {
+        "customer_id": customer.customer_id if customer is not None else audit.customer_ref or "",
+        "channel": audit.channel or "",
+        "language": customer.language if customer is not None else "",
+        "kind": audit.kind or "",
+        "severity": audit.severity or "",
+        "status": "suppressed",
+        "text": "",
+        "version": audit.incident_version,
+        "reason": verdict_reason(verdict),
     }
 
 
 def _decoded(settings: Settings, topic: str, model: Any) -> list[Any]:
     out = []
     for m in read_topic(settings, topic):
+        if m.value() is None:
+            continue  # a tombstone (a deleted customer, a compacted approval)
         try:
             out.append(decode(m.value(), model))
         except DecodeError:
@@ -61,8 +127,19 @@ def _decoded(settings: Settings, topic: str, model: Any) -> list[Any]:
 
 
 def collect(settings: Settings) -> Report:
-    """What the pipeline produced: incident versions, sent commands, held and suppressed drafts."""
+    """What the pipeline produced: incident versions, sent commands, held and suppressed messages.
+
+    Suppressed are drafts a person rejected or let expire, and (with ``report_suppressed``) the
+    customers and channels targeting held back; those audit rows name customers by pseudonym
+    only, so the customer table on the replay's own broker maps them back.
+    """
     report = Report()
+    audits = {a.audit_id: a for a in _decoded(settings, "audit", AuditRecord) if a.stage == "target"}
+    unlisted: dict[tuple[str, int], int] = {}
+    for audit in audits.values():
+        if audit.action == UNLISTED_ACTION and audit.incident_id and audit.incident_version is not None:
+            key = (audit.incident_id, audit.incident_version)
+            unlisted[key] = unlisted.get(key, 0) + int(audit.detail.get("count", "0"))
     incidents = sorted(_decoded(settings, "incidents", Incident), key=lambda i: (i.opened_at, i.incident_id, i.version))
     for inc in incidents:
         report.incidents.append(
@@ -75,6 +152,7 @@ def collect(settings: Settings) -> Report:
                 "phase": inc.phase.value,
                 "change": inc.change,
                 "updated_at": inc.updated_at.isoformat(),
+                "suppressed_unlisted": unlisted.get((inc.incident_id, inc.version), 0),
             }
         )
     released: set[str] = set()
@@ -91,8 +169,15 @@ def collect(settings: Settings) -> Report:
         if approval.command.notification_id in released:
             continue
         status = "held" if approval.status is ApprovalStatus.pending else "suppressed"
-        report.messages.append(message(approval.command, status))
-    report.messages.sort(key=lambda m: (m["status"], m["customer_id"], m["channel"]))
+        report.messages.append(message(approval.command, status, approval_reason(approval)))
+    held_back = [a for a in audits.values() if a.action == ACTION]
+    if held_back:
+        by_ref = {
+            pseudonymise(c.customer_id, settings.pseudonym_key): c
+            for c in _decoded(settings, "customers", CustomerSegment)
+        }
+        report.messages.extend(held_back_message(a, by_ref.get(a.customer_ref or "")) for a in held_back)
+    report.messages.sort(key=lambda m: (m["status"], m["customer_id"], m["channel"], m["kind"], m["version"] or 0))
     return report
 
 
@@ -105,7 +190,17 @@ def render_html(report: Report, source: str) -> str:
         "<tr>"
         + "".join(
             f"<td>{escape(str(i[k]))}</td>"
-            for k in ("incident_id", "version", "change", "severity", "kind", "phase", "title", "updated_at")
+            for k in (
+                "incident_id",
+                "version",
+                "change",
+                "severity",
+                "kind",
+                "phase",
+                "title",
+                "updated_at",
+                "suppressed_unlisted",
+            )
         )
         + "</tr>"
         for i in report.incidents
@@ -113,7 +208,8 @@ def render_html(report: Report, source: str) -> str:
     msg_rows = "".join(
         f"<tr class='{m['status']}'><td>{escape(m['status'])}</td><td>{escape(m['customer_id'])}</td>"
         f"<td>{escape(m['channel'])}</td><td>{escape(m['language'])}</td><td>{escape(m['severity'])}</td>"
-        f"<td>{escape(m['kind'])}</td><td><pre>{escape(m['text'])}</pre></td></tr>"
+        f"<td>{escape(m['kind'])}</td><td>{escape(str(m['version']))}</td><td>{escape(m['reason'] or '')}</td>"
+        f"<td><pre>{escape(m['text'])}</pre></td></tr>"
         for m in report.messages
     )
     style = (
@@ -125,9 +221,11 @@ def render_html(report: Report, source: str) -> str:
         f"<!doctype html><html><head><meta charset='utf-8'><title>forewarn replay</title><style>{style}</style>"
         f"</head><body><h1>Replay of {escape(source)}</h1><p>Dry run: nothing was sent. {escape(summary)}.</p>"
         "<h2>Incidents</h2><table><tr><th>incident</th><th>v</th><th>change</th><th>severity</th><th>kind</th>"
-        f"<th>phase</th><th>title</th><th>updated</th></tr>{inc_rows}</table>"
+        "<th>phase</th><th>title</th><th>updated</th><th title='held back but over the per-version list cap'>"
+        f"suppressed, not listed</th></tr>{inc_rows}</table>"
         "<h2>Messages</h2><table><tr><th>status</th><th>customer</th><th>channel</th><th>language</th>"
-        f"<th>severity</th><th>kind</th><th>text</th></tr>{msg_rows}</table></body></html>\n"
+        "<th>severity</th><th>kind</th><th>version</th><th>reason</th>"
+        f"<th>text</th></tr>{msg_rows}</table></body></html>\n"
     )
 
 
@@ -145,6 +243,7 @@ def replay(events: Path, customers: Path, out: Path, *, policy: Path | None = No
             app_id="forewarn-replay",
             partitions=2,
             dry_run=True,
+            report_suppressed=True,
             web_port=free_port(),
         )
         create_topics(settings)

@@ -151,7 +151,8 @@ def test_acknowledged_at_arrives_null_for_rows_written_before_it(warehouse: Ware
         updated_at=at + timedelta(minutes=4),
         first_signal_at=at,
     )
-    before = [c for c in INCIDENT_COLUMNS if c not in ("acknowledged_at", "window_starts_at")]  # the old writer's
+    later = ("acknowledged_at", "window_starts_at", "postmortem_url")
+    before = [c for c in INCIDENT_COLUMNS if c not in later]  # the old writer's
     warehouse.insert("incidents", [[getattr(old, c) for c in before]], before)
 
     assert [m.label for m in migrate(warehouse)][:1] == ["0005_acknowledged_and_breakdowns"]
@@ -195,10 +196,10 @@ def test_window_starts_at_arrives_null_for_rows_written_before_it(warehouse: War
         first_signal_at=at,
         eta=at + timedelta(days=1, hours=2),
     )
-    before = [c for c in INCIDENT_COLUMNS if c != "window_starts_at"]  # what the id-16 writer sent
+    before = [c for c in INCIDENT_COLUMNS if c not in ("window_starts_at", "postmortem_url")]  # the id-16 writer's
     warehouse.insert("incidents", [[getattr(old, c) for c in before]], before)
 
-    assert [m.label for m in migrate(warehouse)] == ["0006_maintenance_window_start"]
+    assert [m.label for m in migrate(warehouse)][:1] == ["0006_maintenance_window_start"]
     assert {name: kind for name, kind, *_ in warehouse.query("DESCRIBE TABLE incidents")}["window_starts_at"] == (
         "Nullable(DateTime64(3, 'UTC'))"
     )
@@ -206,3 +207,42 @@ def test_window_starts_at_arrives_null_for_rows_written_before_it(warehouse: War
     AuditStore(warehouse).write([new])
     rows = warehouse.query("SELECT incident_id, window_starts_at FROM incidents FINAL ORDER BY incident_id")
     assert list(rows) == [("mnt-new", at + timedelta(days=1)), ("mnt-old", None)]
+
+
+def test_postmortem_url_arrives_null_for_rows_written_before_it(warehouse: Warehouse) -> None:
+    """0007 adds incidents.postmortem_url: a post-mortem version stored before it reads NULL
+    (the status page then takes the URL from the publication's audit row), and the writer, whose
+    columns are the model's fields, inserts the new one."""
+    shipped = load_migrations()
+    migrate(warehouse, [m for m in shipped if m.version < 7])
+    assert "postmortem_url" not in {name for name, *_ in warehouse.query("DESCRIBE TABLE incidents")}
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    old = Incident(
+        incident_id="inc-old",
+        version=4,
+        dedup_key="payments|eu-west|outage",
+        title="Payments down",
+        service="payments",
+        region="eu-west",
+        symptom="outage",
+        phase=Phase.resolved,
+        severity=Severity.P1,
+        kind=IncidentKind.regional_outage,
+        change="postmortem",
+        opened_at=at,
+        updated_at=at + timedelta(days=2),
+        first_signal_at=at,
+        resolved_at=at + timedelta(hours=1),
+    )
+    before = [c for c in INCIDENT_COLUMNS if c != "postmortem_url"]  # what the id-19 writer sent
+    warehouse.insert("incidents", [[getattr(old, c) for c in before]], before)
+
+    assert [m.label for m in migrate(warehouse)] == ["0007_incident_postmortem_url"]
+    assert {name: kind for name, kind, *_ in warehouse.query("DESCRIBE TABLE incidents")}["postmortem_url"] == (
+        "Nullable(String)"
+    )
+    url = "https://blog.example.com/postmortems/inc-new"
+    new = old.model_copy(update={"incident_id": "inc-new", "postmortem_url": url})
+    AuditStore(warehouse).write([new])
+    rows = warehouse.query("SELECT incident_id, postmortem_url FROM incidents FINAL ORDER BY incident_id")
+    assert list(rows) == [("inc-new", url), ("inc-old", None)]

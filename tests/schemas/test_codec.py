@@ -40,7 +40,15 @@ from forewarn.schemas import (
     schema_id,
 )
 from forewarn.schemas.codec import schema_dir
-from forewarn.schemas.models import INT32_MAX, INT32_MIN, INT64_MAX, INT64_MIN, FactKind, InternalFact
+from forewarn.schemas.models import (
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    FactKind,
+    InternalFact,
+    OperatorCommand,
+)
 
 REGISTRY = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "registry.json").read_text())["schemas"]
 AT = datetime(2026, 3, 14, 9, 26, 53, 589000, tzinfo=UTC)
@@ -243,8 +251,9 @@ def test_naive_times_are_utc_and_cut_to_the_millisecond() -> None:
 def test_schema_ids_are_the_registry_ids() -> None:
     assert {MODELS[item["name"]]: item["id"] for item in REGISTRY} == {m: schema_id(m) for m in MODELS.values()}
     assert encode(EVENT)[:5] == b"\x00\x00\x00\x00\x02"
-    assert encode(INCIDENT)[:5] == b"\x00\x00\x00\x00\x13"  # id 3 before acknowledged_at, 16 before window_starts_at
-    assert encode(REQUEST)[:5] == b"\x00\x00\x00\x00\x14"
+    # Incident: id 3 before acknowledged_at, 16 before window_starts_at, 19 before postmortem_url
+    assert encode(INCIDENT)[:5] == b"\x00\x00\x00\x00\x16"
+    assert encode(REQUEST)[:5] == b"\x00\x00\x00\x00\x17"
 
 
 # -- old versions (registry.json "history") ------------------------------------------------
@@ -253,7 +262,14 @@ _HISTORY = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "regist
 
 
 #: The Incident version each old record carrying one was written with.
-_CARRIED_INCIDENT = {10: "incident.3.avsc", 15: "incident.3.avsc", 17: "incident.16.avsc", 18: "incident.16.avsc"}
+_CARRIED_INCIDENT = {
+    10: "incident.3.avsc",
+    15: "incident.3.avsc",
+    17: "incident.16.avsc",
+    18: "incident.16.avsc",
+    20: "incident.19.avsc",
+    21: "incident.19.avsc",
+}
 
 
 def _old_wire(sid: int, datum: dict[str, Any]) -> bytes:
@@ -261,8 +277,9 @@ def _old_wire(sid: int, datum: dict[str, Any]) -> bytes:
     (item,) = [i for i in _HISTORY if i["id"] == sid]
     named: dict[str, Any] = {}
     if item["name"] != "io.forewarn.Incident":  # the records carrying an Incident name the old one
-        carried = schema_dir() / "history" / _CARRIED_INCIDENT[sid]
-        fastavro.parse_schema(json.loads(carried.read_text()), named)
+        if sid in _CARRIED_INCIDENT:
+            carried = schema_dir() / "history" / _CARRIED_INCIDENT[sid]
+            fastavro.parse_schema(json.loads(carried.read_text()), named)
         today = parsed_schema(MODELS[item["name"]])["__named_schemas"]
         own = {item["name"], "io.forewarn.FactKind"}  # the types the old file defines itself
         named.update({k: v for k, v in today.items() if k not in named and k not in own})
@@ -280,8 +297,14 @@ def _before_acknowledged_at(incident: Incident) -> dict[str, Any]:
 
 
 def _before_window_starts_at(incident: Incident) -> dict[str, Any]:
-    body = incident.model_dump()
+    body = _before_postmortem_url(incident)
     del body["window_starts_at"]
+    return body
+
+
+def _before_postmortem_url(incident: Incident) -> dict[str, Any]:
+    body = incident.model_dump()
+    del body["postmortem_url"]
     return body
 
 
@@ -300,7 +323,7 @@ def test_records_carrying_an_old_incident_still_read() -> None:
     fact = InternalFact(fact_id="f1", kind=FactKind.incident, incident_id="inc_1", at=AT, incident=INCIDENT)
     old_fact = {**fact.model_dump(), "incident": _before_acknowledged_at(INCIDENT)}
     assert decode(_old_wire(15, old_fact), InternalFact) == fact
-    assert [i["id"] for i in _HISTORY] == [3, 10, 15, 16, 17, 18]
+    assert [i["id"] for i in _HISTORY] == [3, 10, 15, 16, 17, 18, 19, 20, 21, 13]
 
 
 #: A maintenance version as id 16 carried it: acknowledged_at known, the window start not yet.
@@ -338,10 +361,66 @@ def test_records_carrying_an_incident_before_window_starts_at_still_read() -> No
 
 def test_a_maintenance_window_start_round_trips_on_the_new_id() -> None:
     window = MAINTENANCE.model_copy(update={"window_starts_at": AT + timedelta(days=2)})
-    assert encode(window)[:5] == b"\x00\x00\x00\x00\x13"
+    assert encode(window)[:5] == b"\x00\x00\x00\x00\x16"
     assert decode(encode(window), Incident).window_starts_at == AT + timedelta(days=2)
     request = REQUEST.model_copy(update={"incident": window})
     assert decode(encode(request), TargetingRequest).incident.window_starts_at == AT + timedelta(days=2)
+
+
+#: A post-mortem version as id 19 carried it: every field but the report's URL.
+POSTMORTEM = INCIDENT.model_copy(
+    update={
+        "incident_id": "inc_pm",
+        "phase": Phase.resolved,
+        "change": "postmortem",
+        "resolved_at": AT + timedelta(hours=1),
+        "acknowledged_at": AT + timedelta(minutes=4),
+    }
+)
+
+
+def test_an_incident_written_before_postmortem_url_still_reads() -> None:
+    wire = _old_wire(19, _before_postmortem_url(POSTMORTEM))
+    assert decode(wire, Incident) == POSTMORTEM
+    assert decode_any(wire) == POSTMORTEM
+    assert decode(wire, Incident).postmortem_url is None  # the status page falls back to audit rows
+    with pytest.raises(DecodeError, match=r"schema id 19 is io\.forewarn\.Incident"):
+        decode(wire, ObservabilityEvent)
+
+
+def test_records_carrying_an_incident_before_postmortem_url_still_read() -> None:
+    """Ids 20 and 21 name Incident 19; 17/18 still name 16 and 10/15 name 3 (the tests above)."""
+    request = REQUEST.model_copy(update={"incident": POSTMORTEM})
+    body = {**request.model_dump(), "incident": _before_postmortem_url(POSTMORTEM)}
+    assert decode(_old_wire(20, body), TargetingRequest) == request
+    fact = InternalFact(fact_id="f1", kind=FactKind.incident, incident_id="inc_pm", at=AT, incident=POSTMORTEM)
+    old_fact = {**fact.model_dump(), "incident": _before_postmortem_url(POSTMORTEM)}
+    assert decode(_old_wire(21, old_fact), InternalFact) == fact
+
+
+def test_an_operator_command_written_before_postmortem_url_still_reads() -> None:
+    command = OperatorCommand(command_id="c1", action="postmortem", issued_at=AT, issued_by="ana", incident_id="inc_pm")
+    body = command.model_dump()
+    del body["postmortem_url"]
+    wire = _old_wire(13, body)
+    assert decode(wire, OperatorCommand) == command
+    assert decode(wire, OperatorCommand).postmortem_url is None
+
+
+def test_a_postmortem_url_round_trips_on_the_new_ids() -> None:
+    url = "https://blog.example.com/postmortems/inc-pm"
+    published = POSTMORTEM.model_copy(update={"postmortem_url": url})
+    assert encode(published)[:5] == b"\x00\x00\x00\x00\x16"
+    assert decode(encode(published), Incident).postmortem_url == url
+    request = REQUEST.model_copy(update={"incident": published})
+    assert encode(request)[:5] == b"\x00\x00\x00\x00\x17"
+    assert decode(encode(request), TargetingRequest).incident.postmortem_url == url
+    fact = InternalFact(fact_id="f1", kind=FactKind.incident, incident_id="inc_pm", at=AT, incident=published)
+    assert encode(fact)[:5] == b"\x00\x00\x00\x00\x18"
+    assert decode(encode(fact), InternalFact) == fact
+    command = OperatorCommand(command_id="c1", action="postmortem", issued_at=AT, postmortem_url=url)
+    assert encode(command)[:5] == b"\x00\x00\x00\x00\x19"
+    assert decode(encode(command), OperatorCommand).postmortem_url == url
 
 
 def test_an_acknowledged_incident_round_trips_on_the_new_id() -> None:
@@ -404,7 +483,7 @@ def test_empty_and_garbage_bodies_are_undecodable() -> None:
 def test_another_record_type_is_wrong_type() -> None:
     error = _rejects(encode(INCIDENT), ObservabilityEvent)
     assert error.error_type == "wrong_type"
-    assert error.reason == ("schema id 19 is io.forewarn.Incident, expected io.forewarn.ObservabilityEvent (id 2)")
+    assert error.reason == ("schema id 22 is io.forewarn.Incident, expected io.forewarn.ObservabilityEvent (id 2)")
     assert decode_any(encode(INCIDENT)) == INCIDENT
 
 

@@ -171,6 +171,8 @@ class Incident(Record):
     acknowledged_at: UtcDatetime | None = None
     #: Maintenance: when the window begins (``opened_at`` is when it was scheduled, ``eta`` its end).
     window_starts_at: UtcDatetime | None = None
+    #: The published post-mortem's http(s) URL, on the ``postmortem`` version only.
+    postmortem_url: str | None = None
 
 
 class Contacts(Record):
@@ -342,6 +344,8 @@ class OperatorCommand(Record):
     impact: str | None = None
     affected: Int64 | None = None
     active_total: Int64 | None = None
+    #: ``postmortem``: the published report's http(s) URL, carried onto the post-mortem version.
+    postmortem_url: str | None = None
 
 
 class AffectedAccount(Record):

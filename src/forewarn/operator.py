@@ -74,11 +74,11 @@ def incident_update(
     return _command("false_alarm" if false_alarm else "update", issued_at, issued_by, **fields)
 
 
-def postmortem_published(incident_id: str, *, issued_at: datetime, issued_by: str) -> OperatorCommand:
-    """Ask detection for the post-mortem version of a resolved incident.
+def postmortem_published(incident_id: str, url: str, *, issued_at: datetime, issued_by: str) -> OperatorCommand:
+    """Ask detection for the post-mortem version of a resolved incident, carrying the report's URL.
 
-    The id names only the incident, not the time or author: publishing is once per incident,
-    so a re-run (or a second author) is the same command and detection applies it once.
+    The id names only the incident, not the time, author or URL: publishing is once per
+    incident, so a re-run (or a second author) is the same command and detection applies it once.
     """
     return OperatorCommand(
         command_id=stable_id("postmortem", incident_id),
@@ -86,6 +86,7 @@ def postmortem_published(incident_id: str, *, issued_at: datetime, issued_by: st
         issued_at=issued_at,
         issued_by=issued_by,
         incident_id=incident_id,
+        postmortem_url=url,
     )
 
 

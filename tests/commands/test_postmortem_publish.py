@@ -3,6 +3,7 @@ customers who were told hear of it), besides the audit record every transition w
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -33,7 +34,8 @@ def test_publishing_a_p1_or_p2_post_mortem_asks_for_its_version(
     monkeypatch: pytest.MonkeyPatch, severity: str, operator: int
 ) -> None:
     SENT.clear()
-    monkeypatch.setattr(command, "_rows", lambda settings, sql, params: [("in_review", severity)])
+    resolved = datetime.now(UTC) - timedelta(days=3)
+    monkeypatch.setattr(command, "_rows", lambda settings, sql, params: [("in_review", severity, resolved)])
     monkeypatch.setattr(command, "Publisher", Sent)
     args = ["postmortem", "publish", "inc-1", "--author", "ana", "--url", "https://status.example.com/pm/inc-1"]
     for _ in range(2):
@@ -47,4 +49,19 @@ def test_publishing_a_p1_or_p2_post_mortem_asks_for_its_version(
     for order in commands:
         assert isinstance(order, OperatorCommand)
         assert (order.action, order.incident_id, order.issued_by) == ("postmortem", "inc-1", "ana")
+        assert order.postmortem_url == "https://status.example.com/pm/inc-1"  # the version carries it
     assert len({c.command_id for c in commands}) <= 1  # a re-run is the same command: applied once
+
+
+def test_a_post_mortem_published_too_late_to_announce_tells_the_person(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two weeks after resolution nobody keeps who was told: no command that could only become a
+    dead letter, and the person reads why (the audit row still links it on the status page)."""
+    SENT.clear()
+    resolved = datetime.now(UTC) - timedelta(days=15)
+    monkeypatch.setattr(command, "_rows", lambda settings, sql, params: [("in_review", "P1", resolved)])
+    monkeypatch.setattr(command, "Publisher", Sent)
+    args = ["postmortem", "publish", "inc-1", "--author", "ana", "--url", "https://status.example.com/pm/inc-1"]
+    done = CliRunner().invoke(main, args, env=Settings().to_env())
+    assert done.exit_code == 0, done.output
+    assert [t for t, _ in SENT] == ["audit"]
+    assert "resolved more than 14 days ago" in done.output and "no longer told" in done.output

@@ -1,9 +1,13 @@
+from dataclasses import replace
+
 from factories import T0, customer, event
 from forewarn.policy import Policy
 from forewarn.processors.correlate import correlate
 from forewarn.processors.draft import TEMPLATES, Drafter, command_for, draft, template_for
 from forewarn.processors.draft.check import check_templates, sample_incident
+from forewarn.processors.draft.facts import facts_for
 from forewarn.processors.draft.render import Catalogue
+from forewarn.processors.validate import validate
 from forewarn.schemas.models import Channel
 
 
@@ -222,3 +226,49 @@ def test_maintenance_states_its_window_start_and_old_records_fall_back_to_opened
     # without the window start an earlier end cannot be placed before the window: worded as before
     moved = sample_incident("maintenance_rescheduled").model_copy(update={"window_starts_at": None})
     assert template_for(moved) == "maintenance_start"
+
+
+_STATUS = "https://status.example.com"
+
+
+def test_a_post_mortem_message_links_its_report_besides_the_status_page() -> None:
+    """The report's URL is stated in email text and HTML (as a link), in-app and on the status
+    page; the status-page link rule still holds, and it is the one foreign link let through."""
+    url = "https://blog.example.com/pm?id=7&lang=en"
+    incident = sample_incident("postmortem").model_copy(update={"postmortem_url": url})
+    drafter = Drafter(Policy(), _STATUS)
+    for channel in (Channel.email, Channel.inapp, Channel.statuspage):
+        skeleton = drafter.skeleton(incident, channel, "en")
+        assert skeleton.verdicts == (), [str(v) for v in skeleton.verdicts]
+        assert url in skeleton.draft.text and _STATUS in skeleton.draft.text
+        assert skeleton.expectations.links == (url,) and skeleton.expectations.facts["postmortem_url"] == (url,)
+    html = drafter.skeleton(incident, Channel.email, "en").draft.html
+    assert html is not None and '<a href="https://blog.example.com/pm?id=7&amp;lang=en">' in html
+    assert f'<a href="{_STATUS}">' in html
+    sms = drafter.skeleton(incident, Channel.sms, "en")
+    assert sms.verdicts == () and url not in sms.draft.text  # two segments leave it no room
+
+
+def test_a_post_mortem_still_refuses_other_links_and_a_missing_report() -> None:
+    url = "https://blog.example.com/pm/7"
+    cause = "See https://evil.example/claim for details"
+    incident = sample_incident("postmortem").model_copy(update={"postmortem_url": url, "cause": cause})
+    drafter = Drafter(Policy(), _STATUS)
+    rules = {v.rule for v in drafter.skeleton(incident, Channel.email, "en").verdicts}
+    assert "invented_fact" in rules  # the cause's link is not the report
+    plain = incident.model_copy(update={"incident_id": "inc_plain", "cause": None})
+    skeleton = drafter.skeleton(plain, Channel.email, "en")
+    assert skeleton.verdicts == ()
+    dropped = replace(skeleton.draft, text=skeleton.draft.text.replace(url, "our blog"))
+    assert [v.rule for v in validate(dropped, skeleton.expectations)] == ["facts"]  # a person's edit, say
+
+
+def test_a_post_mortem_without_a_usable_url_links_only_the_status_page() -> None:
+    """Versions from before postmortem_url, and a URL that is not plain http(s), word it as before."""
+    drafter = Drafter(Policy(), _STATUS)
+    for url in (None, "javascript:alert(1)", "https://x.example/a b", 'https://x.example/"><script>'):
+        incident = sample_incident("postmortem").model_copy(update={"incident_id": f"i{url}", "postmortem_url": url})
+        assert facts_for(incident, Policy()).postmortem_url == ""
+        email = drafter.skeleton(incident, Channel.email, "en")
+        assert email.verdicts == () and "Read the report" not in email.draft.text
+        assert email.draft.html is not None and "<script>" not in email.draft.html

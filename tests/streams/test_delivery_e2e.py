@@ -210,7 +210,7 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
         incident_id = told.incident_id
         env = delivering.to_env()
         wait_until(lambda: owes_postmortem(delivering, incident_id), 120, "the post-mortem to be owed")
-        url = f"https://status.example.com/postmortems/{incident_id}"
+        url = f"https://blog.example.com/postmortems/{incident_id}"  # not the status page: the report's own
         published = CliRunner().invoke(
             main, ["postmortem", "publish", incident_id, "--author", "ana", "--url", url], env=env
         )
@@ -218,7 +218,8 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
         wait_until(lambda: len(postmortems(delivering, "email")) >= 2, 120, "the post-mortem emails")
         wait_until(lambda: caught_up(delivering, worker), 120, "every channel to deliver the post-mortem")
         sent = {ch: postmortems(delivering, ch) for ch in CHANNELS}
-        publisher.send("operator", postmortem_published(incident_id, issued_at=datetime.now(UTC), issued_by="bo"))
+        again = postmortem_published(incident_id, url, issued_at=datetime.now(UTC), issued_by="bo")
+        publisher.send("operator", again)
         publisher.flush()  # published again: detection already answered it, so nothing new is sent
         wait_until(lambda: drained(delivering, worker), 120, "the repeated post-mortem to be handled")
         assert {ch: postmortems(delivering, ch) for ch in CHANNELS} == sent
@@ -228,6 +229,20 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
     assert Counter(c.customer_id for c in sent["statuspage"]) == {"public": 1}
     assert all(not sent[ch] for ch in ("sms", "social", "helpdesk", "slack", "teams"))  # a report, not an alert
     assert all("published our post-incident report" in c.text for c in sent["email"])
+    # the delivered post-mortem emails link the report (text and HTML) besides the status page
+    told_ids = {c.notification_id for c in sent["email"]}
+    delivered = [m for m in mailbox.snapshot() if m["Message-ID"].strip("<>").split("@")[0] in told_ids]
+    assert len(delivered) == 2
+    for message in delivered:
+        bodies = {
+            part.get_content_type(): part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+            for part in message.walk()
+            if part.get_content_type() in ("text/plain", "text/html")
+        }
+        assert f"Read the report: {url}" in bodies["text/plain"], bodies["text/plain"]
+        assert f'<a href="{url}">{url}</a>' in bodies["text/html"]
+        assert delivering.status_page_url in bodies["text/plain"]
+    assert all(c.text.count(url) == 1 for c in sent["inapp"])
 
     for channel in ("email", "inapp", "social"):
         expected = commands_on(delivering, channel)

@@ -201,3 +201,59 @@ def test_history_marks_the_days_an_incident_lasted() -> None:
 def test_an_all_clear_page() -> None:
     page = build_page(RECORD[2:4], Policy(), name="s", url="u", now=NOW)
     assert summary_json(page, Policy())["status"] == {"indicator": "none", "description": "All Systems Operational"}
+
+
+#: A P1 whose post-mortem version carries the report, and one published before the field existed.
+POSTMORTEMS = [
+    version("inc-pm", 1, Phase.investigating, change="opened", ago=timedelta(days=5)),
+    version("inc-pm", 2, Phase.resolved, change="resolved", ago=timedelta(days=5)),
+    version(
+        "inc-pm",
+        3,
+        Phase.resolved,
+        change="postmortem",
+        ago=timedelta(days=5),
+        postmortem_url="https://blog.example/pm/inc-pm",
+    ),
+    version("inc-before", 1, Phase.investigating, change="opened", service="search", ago=timedelta(days=6)),
+    version("inc-before", 2, Phase.resolved, change="resolved", service="search", ago=timedelta(days=6)),
+]
+
+
+def _published(incident_id: str, url: str) -> AuditRecord:
+    return AuditRecord(
+        audit_id=f"pm-{incident_id}",
+        recorded_at=NOW,
+        stage="postmortem",
+        action="published",
+        incident_id=incident_id,
+        detail={"url": url},
+    )
+
+
+async def test_the_page_links_the_post_mortem_its_incident_carries_else_the_audit_rows(tmp_path: Path) -> None:
+    """The incident's postmortem_url (what customers were sent) comes first; an incident published
+    before the field existed still gets the URL of its publication's audit row."""
+    with open_clickhouse(f"chdb://{tmp_path / 'ch'}") as wh:
+        migrate(wh)
+        AuditStore(wh).write(
+            [
+                *POSTMORTEMS,
+                _published("inc-pm", "https://old-wiki.example/pm-draft"),  # an earlier, other URL
+                _published("inc-before", "https://blog.example/pm/inc-before"),
+            ]
+        )
+        ctx = WebContext(Settings(data_dir=tmp_path, status_page_url="https://status.x.example"), None, wh)
+        async with TestClient(TestServer(build_web_app(ctx, [status_page]))) as client:
+            incidents = (await (await client.get("/api/v2/incidents.json")).json())["incidents"]
+            html = await (await client.get("/status")).text()
+    links = {i["id"]: i["postmortem_url"] for i in incidents}
+    assert links == {"inc-pm": "https://blog.example/pm/inc-pm", "inc-before": "https://blog.example/pm/inc-before"}
+    assert '<a href="https://blog.example/pm/inc-pm">Post-mortem</a>' in html and "old-wiki" not in html
+
+
+def test_a_post_mortem_url_that_is_not_http_is_never_linked() -> None:
+    hostile = [*POSTMORTEMS[:2], POSTMORTEMS[2].model_copy(update={"postmortem_url": "javascript:alert(1)"})]
+    page = build_page(hostile, Policy(), name="s", url="u", now=NOW, postmortems={"inc-pm": "https://b.example/pm"})
+    (story,) = page.stories
+    assert story.postmortem_url == "https://b.example/pm"

@@ -17,6 +17,7 @@ from forewarn.commands.audit import read_record
 from forewarn.config import Settings
 from forewarn.db.errors import WarehouseError
 from forewarn.operator import postmortem_published
+from forewarn.processors.cadence import POSTMORTEM_WITHIN
 from forewarn.processors.postmortem_tracking import (
     PUBLISHED_ON_STATUS_PAGE,
     PostmortemError,
@@ -29,7 +30,7 @@ from forewarn.schemas.models import Severity
 STATUS_SQL = (
     "SELECT incident_id, severity, title, due_at, state, overdue, url FROM postmortems ORDER BY overdue DESC, due_at"
 )
-ONE_SQL = "SELECT state, severity FROM postmortems WHERE incident_id = {incident:String}"
+ONE_SQL = "SELECT state, severity, resolved_at FROM postmortems WHERE incident_id = {incident:String}"
 
 
 def _settings() -> Settings:
@@ -70,17 +71,36 @@ def _move(incident_id: str, target: PostmortemState, author: str, url: str | Non
         )
     except PostmortemError as exc:
         raise click.ClickException(str(exc)) from exc
+    announce = target is PostmortemState.published and Severity(found[0][1]) in PUBLISHED_ON_STATUS_PAGE
+    late = announce and _too_late(found[0][2], record.recorded_at)
     publisher = Publisher(settings)
     try:
         publisher.send("audit", record)
-        if target is PostmortemState.published and Severity(found[0][1]) in PUBLISHED_ON_STATUS_PAGE:
+        if announce and not late and url:
             # detection answers with the post-mortem version; targeting tells whoever heard of it
             publisher.send(
-                "operator", postmortem_published(incident_id, issued_at=record.recorded_at, issued_by=author)
+                "operator",
+                postmortem_published(incident_id, url, issued_at=record.recorded_at, issued_by=author),
             )
     finally:
         publisher.close()
     click.echo(f"post-mortem of {incident_id}: {found[0][0]} -> {target.value}")
+    if late:
+        click.echo(
+            f"{incident_id} resolved more than {POSTMORTEM_WITHIN.days} days ago: the status page links the "
+            "post-mortem, but the customers who were told are no longer told of it",
+            err=True,
+        )
+
+
+def _too_late(resolved_at: datetime | None, now: datetime) -> bool:
+    """Past ``POSTMORTEM_WITHIN`` nobody keeps who was told (targeting) nor the incident
+    (detection), so asking would only make a dead letter; the person is told instead."""
+    if resolved_at is None:
+        return False
+    if resolved_at.tzinfo is None:
+        resolved_at = resolved_at.replace(tzinfo=UTC)
+    return now - resolved_at > POSTMORTEM_WITHIN
 
 
 _author = click.option("--author", required=True, help="Who is moving it along (recorded in the audit trail).")

@@ -33,6 +33,8 @@ State only facts from the fact sheet. Never invent times, numbers, links, causes
 Write in the language given by "language". Follow the tone guide. Never use a banned phrase.
 Copy every placeholder in "placeholders" exactly as written, braces included, where its fact belongs;
 they are filled in per customer later. Do not write greetings, sign-offs or links: they are added later.
+The one exception is "postmortem_url" when the fact sheet gives one: state it exactly as written, once,
+in the headline and once in the body, followed by a space or a line break, never by punctuation.
 Answer with one JSON object and nothing else, with these string fields:
 "subject" (email subject, at most 120 characters),
 "headline" (one sentence for an in-app banner, at most 140 characters),
@@ -65,6 +67,7 @@ def fact_sheet(facts: Facts, drafter: Drafter, language: str) -> dict[str, Any]:
         "still_investigating_phrase": parts["still_investigating"] if "eta" not in facts.times else None,
         "impact": parts["impact"],
         "cause": facts.cause or None,
+        "postmortem_url": facts.postmortem_url or None,
         "sla_credit_applies": facts.sla_breached,
         "what_customers_should_do": tone.customer_action_for(IncidentKind(facts.kind)),
         "placeholders": placeholders,

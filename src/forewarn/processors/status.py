@@ -171,15 +171,31 @@ def build_page(
     now: datetime,
     postmortems: Mapping[str, str] | None = None,
 ) -> StatusPage:
-    """Public incidents only: internal ones and versions not yet told to customers stay off the page."""
+    """Public incidents only: internal ones and versions not yet told to customers stay off the page.
+
+    ``postmortems`` (incident id -> URL, from the audit rows) is the fallback for incidents whose
+    versions carry no ``postmortem_url``: those published before it existed.
+    """
     by_incident: dict[str, list[Incident]] = defaultdict(list)
     for version in sorted(versions, key=lambda v: (v.incident_id, v.version)):
         if not version.internal and policy.service(version.service).customer_facing:
             by_incident[version.incident_id].append(version)
-    stories = [Story(v, (postmortems or {}).get(i)) for i, v in by_incident.items()]
+    stories = [Story(v, _postmortem_url(v) or (postmortems or {}).get(i)) for i, v in by_incident.items()]
     stories.sort(key=lambda s: s.latest.updated_at, reverse=True)
     components = sorted({*policy.services, *(svc for s in stories for svc in s.services)})
     return StatusPage(name, url, now, components, stories)
+
+
+def _postmortem_url(versions: Sequence[Incident]) -> str | None:
+    """The report the incident's post-mortem version names, before the publication's audit row
+    (``postmortems``): that is what its customers were sent. Versions stored before the field
+    have none, and the audit row is all there is. Only http(s) is linked (the page's HTML puts it
+    in an href)."""
+    for version in reversed(versions):
+        url = version.postmortem_url
+        if url and url.startswith(("https://", "http://")):
+            return url
+    return None
 
 
 def component_id(page: StatusPage, service: str) -> str:

@@ -247,6 +247,8 @@ class Expectations:
     status: str | None = None
     #: Incident facts a draft repeats verbatim (the operator's cause): not the drafter's claims.
     quoted: tuple[str, ...] = ()
+    #: Links a draft may carry besides the status page: the published post-mortem a person gave.
+    links: tuple[str, ...] = ()
 
 
 def _widest(text: str) -> str:
@@ -354,9 +356,10 @@ def _facts(text: str, expect: Expectations) -> Iterable[Verdict]:
 
 
 def _foreign_links(text: str, expect: Expectations) -> Iterable[Verdict]:
-    """Only our status page may be linked: a link from event text or a model is never passed on."""
+    """Only our status page (and a post-mortem a person published) may be linked: a link from
+    event text or a model is never passed on."""
     for url in _URL.findall(text):
-        if not url.startswith(expect.status_url):
+        if not url.startswith(expect.status_url) and url.rstrip(".,;:!?") not in expect.links:
             yield Verdict("invented_fact", f"link that is not our status page: {url!r}")
 
 

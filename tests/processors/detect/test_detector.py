@@ -8,7 +8,8 @@ from forewarn.policy import Policy, ServicePolicy
 from forewarn.policy_rules import RulesPolicy, Thresholds
 from forewarn.processors.detect.detector import BadBatch, UnknownIncident
 from forewarn.processors.detect.maintenance import Window
-from forewarn.schemas.models import IncidentKind, OperatorCommand, Phase, SampleRun, Severity
+from forewarn.processors.detect.state import MAX_CLOSED, MAX_OWED
+from forewarn.schemas.models import Incident, IncidentKind, OperatorCommand, Phase, SampleRun, Severity
 
 from ._support import Harness, alert, at_ms, batch, every_minute, run
 
@@ -368,3 +369,68 @@ def test_a_published_post_mortem_is_one_more_resolved_version_once() -> None:
     assert h.detector.apply_command(h.state, published).incidents == []  # the same command again
     again = command(opened.incident_id, 3100, action="postmortem")  # a new one, after the ids were forgotten
     assert h.detector.apply_command(h.state, again).incidents == []
+
+
+def _resolved_p1(h: Harness, n: int, minute: float) -> Incident:
+    """A P1 opened by its own alert at ``minute`` and resolved by an operator a minute later."""
+    (opened,) = h.feed(batch(events=[alert(source_ref=f"am-{n}", minute=minute)]))
+    (resolved,) = h.detector.apply_command(
+        h.state, command(opened.incident_id, minute + 1, phase=Phase.resolved)
+    ).incidents
+    return resolved
+
+
+def test_a_post_mortem_version_carries_the_reports_url() -> None:
+    h = Harness()
+    resolved = _resolved_p1(h, 0, 0)
+    url = "https://blog.example.com/postmortems/payments"
+    published = command(resolved.incident_id, 3000, action="postmortem", postmortem_url=url)
+    (postmortem,) = h.detector.apply_command(h.state, published).incidents
+    assert (postmortem.change, postmortem.postmortem_url) == ("postmortem", url)
+    assert resolved.postmortem_url is None
+
+
+def test_a_post_mortem_url_that_is_not_http_is_left_off() -> None:
+    h = Harness()
+    resolved = _resolved_p1(h, 0, 0)
+    published = command(resolved.incident_id, 3000, action="postmortem", postmortem_url="javascript:alert(1)")
+    (postmortem,) = h.detector.apply_command(h.state, published).incidents
+    assert postmortem.change == "postmortem" and postmortem.postmortem_url is None  # still announced
+
+
+def test_a_post_mortem_finds_a_p1_resolved_within_two_weeks_however_many_closed_since() -> None:
+    """More than MAX_CLOSED incidents closing in a group after a P1 no longer forget it: its
+    post-mortem (due within a week, announced within POSTMORTEM_WITHIN) still finds it."""
+    h = Harness()
+    first = _resolved_p1(h, 0, 0)
+    assert first.severity in (Severity.P1, Severity.P2)
+    for n in range(1, MAX_CLOSED + 8):
+        _resolved_p1(h, n, 10 * n)
+    assert first.incident_id not in {i.incident_id for i in h.state.closed}
+    assert first.incident_id in {i.incident_id for i in h.state.owed}
+    week = 7 * 24 * 60
+    url = "https://blog.example.com/pm/first"
+    published = command(first.incident_id, week, action="postmortem", postmortem_url=url)
+    (postmortem,) = h.detector.apply_command(h.state, published).incidents
+    assert (postmortem.version, postmortem.change, postmortem.postmortem_url) == (first.version + 1, "postmortem", url)
+    assert first.incident_id not in {i.incident_id for i in h.state.owed}  # back among the closed: once
+    assert h.detector.apply_command(h.state, command(first.incident_id, week + 5, action="postmortem")).incidents == []
+
+
+def test_a_post_mortem_later_than_two_weeks_after_resolution_is_rejected_with_the_reason() -> None:
+    h = Harness()
+    first = _resolved_p1(h, 0, 0)
+    for n in range(1, MAX_CLOSED + 2):
+        _resolved_p1(h, n, 10 * n)
+    late = command(first.incident_id, 15 * 24 * 60, action="postmortem", postmortem_url="https://x.example/pm")
+    with pytest.raises(UnknownIncident, match="within the last 14 days"):
+        h.detector.apply_command(h.state, late)
+
+
+def test_the_incidents_kept_for_their_post_mortem_are_bounded_in_time_and_number() -> None:
+    h = Harness()
+    for n in range(MAX_CLOSED + MAX_OWED + 10):
+        _resolved_p1(h, n, 10 * n)
+    assert len(h.state.closed) == MAX_CLOSED and len(h.state.owed) == MAX_OWED
+    _resolved_p1(h, 10_000, 15 * 24 * 60)  # two weeks on: none of the others can be announced now
+    assert h.state.owed == [] and len(h.state.closed) == MAX_CLOSED

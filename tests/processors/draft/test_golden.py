@@ -40,6 +40,8 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "resolution_sla_credit": ("resolution", {"flags": ["extended_outage", "executive_note", "sla_credit"]}),
     "resolution_plain": ("resolution", {"flags": []}),
     "maintenance_end_sla_credit": ("maintenance_end", {"flags": ["maintenance", "sla_credit"]}),
+    # a post-mortem version written before postmortem_url: the status page is the only link
+    "postmortem_without_url": ("postmortem", {"postmortem_url": None}),
 }
 
 
@@ -118,8 +120,12 @@ def test_sla_credit_paragraph_whenever_a_credit_applies(name: str, credit: bool,
 @pytest.mark.parametrize("template", TEMPLATES)
 def test_personalised_draft_passes_validation_with_nothing_left_unfilled(template: str, language: str) -> None:
     for channel in CHANNELS:
-        words = DRAFTER.skeleton(sample_incident(template), channel, language).for_reader(reader(language))
-        expect = Expectations(channel=channel, language=language, status_url=STATUS_URL)
+        incident = sample_incident(template)
+        words = DRAFTER.skeleton(incident, channel, language).for_reader(reader(language))
+        report = facts_for(incident, DRAFTER.policy).postmortem_url  # the one other link a person gave
+        expect = Expectations(
+            channel=channel, language=language, status_url=STATUS_URL, links=(report,) if report else ()
+        )
         assert validate(words, expect) == [], (template, language, channel)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 
 from forewarn.policy import Policy
 from forewarn.policy_rules import RulesPolicy
+from forewarn.processors.cadence import POSTMORTEM_WITHIN
 from forewarn.processors.classify import share_of
 from forewarn.processors.detect import rules
 from forewarn.processors.detect.cascade import ServiceGraph
@@ -56,6 +57,10 @@ from forewarn.schemas.models import (
     SignalBatch,
     SignalStatus,
 )
+
+
+def _is_web_url(url: str | None) -> bool:
+    return url is not None and url.startswith(("https://", "http://")) and not any(c.isspace() for c in url)
 
 
 class UnknownIncident(LookupError):
@@ -258,20 +263,33 @@ class _Run(Lifecycle):
         """The post-mortem is published: one more resolved version (``change`` "postmortem") so
         targeting can tell the customers who heard of the incident where to read it.
 
-        Only a recently closed incident (``state.closed``) qualifies: an open one owes no
+        Only a closed incident qualifies (``state.resolved``: a recent one, or a P1/P2 within
+        ``POSTMORTEM_WITHIN`` of its resolution, however many closed since): an open one owes no
         post-mortem yet. Its latest version already being the post-mortem's makes a repeat (a
         re-run publish, a command older than the recent ids) a no-op, so customers hear once.
+        The version carries the report's URL when it is http(s) (the CLI refuses others; a
+        command from elsewhere with another scheme still announces, linking the status page only).
         """
-        closed = next((i for i in self.state.closed if i.incident_id == command.incident_id), None)
+        closed = self.state.resolved(command.incident_id, command.issued_at)
         if closed is None:
-            raise UnknownIncident(f"no recently resolved incident {command.incident_id} in {self.region}")
+            raise UnknownIncident(
+                f"no incident {command.incident_id} resolved in {self.region} within the last "
+                f"{POSTMORTEM_WITHIN.days} days: its post-mortem is not announced"
+            )
         self.remember(command.command_id)
         if closed.change == "postmortem":
             self.outcome.duplicates += 1
             return
         at = max(to_ms(command.issued_at), to_ms(closed.updated_at))
+        url = command.postmortem_url if _is_web_url(command.postmortem_url) else None
         incident = next_version(
-            closed, self.policy, "postmortem", from_ms(at), phase=Phase.resolved, rule=f"operator:{command.issued_by}"
+            closed,
+            self.policy,
+            "postmortem",
+            from_ms(at),
+            phase=Phase.resolved,
+            rule=f"operator:{command.issued_by}",
+            postmortem_url=url,
         )
         self.state.retire(incident)
         self.outcome.incidents.append(incident)

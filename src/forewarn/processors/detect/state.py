@@ -13,11 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
+from forewarn.processors.cadence import POSTMORTEM_WITHIN, keeps_told
 from forewarn.schemas.models import Incident, Phase
 
 MAX_SEEN = 512
 MAX_TOMBSTONES = 256
 MAX_CLOSED = 32
+#: P1/P2 incidents kept past ``MAX_CLOSED`` for their post-mortem (``GroupState.owed``).
+MAX_OWED = 64
 MAX_PROMISES = 16
 
 
@@ -95,6 +98,11 @@ class GroupState(BaseModel):
     tombstones: dict[str, int] = Field(default_factory=dict)
     #: The final versions of recently closed incidents, so a false alarm can still be called.
     closed: list[Incident] = Field(default_factory=list)
+    #: Final versions of P1/P2 incidents pushed out of ``closed`` while their post-mortem can
+    #: still be announced (``POSTMORTEM_WITHIN`` of their resolution, as targeting keeps who was
+    #: told): a busy group closes more than ``MAX_CLOSED`` in the week a post-mortem is due.
+    #: Usually empty; at most ``MAX_OWED``, the oldest going first.
+    owed: list[Incident] = Field(default_factory=list)
     late_samples: int = 0
 
     def remember(self, event_id: str) -> list[str]:
@@ -116,7 +124,24 @@ class GroupState(BaseModel):
                 del self.tombstones[old]
 
     def retire(self, incident: Incident) -> None:
-        self.closed = [*(i for i in self.closed if i.incident_id != incident.incident_id), incident][-MAX_CLOSED:]
+        closed = [*(i for i in self.closed if i.incident_id != incident.incident_id), incident]
+        pushed_out = closed[:-MAX_CLOSED]
+        self.closed = closed[-MAX_CLOSED:]
+        if pushed_out or self.owed:
+            owed = [i for i in self.owed if i.incident_id != incident.incident_id]
+            owed += [i for i in pushed_out if keeps_told(i)]
+            horizon = incident.updated_at - POSTMORTEM_WITHIN
+            self.owed = [i for i in owed if i.updated_at >= horizon][-MAX_OWED:]
+
+    def resolved(self, incident_id: str | None, at: datetime) -> Incident | None:
+        """The final version of a closed incident: a recent one, else a P1/P2 resolved no longer
+        than ``POSTMORTEM_WITHIN`` before ``at`` (its post-mortem can still be announced)."""
+        found = next((i for i in self.closed if i.incident_id == incident_id), None)
+        if found is not None:
+            return found
+        return next(
+            (i for i in self.owed if i.incident_id == incident_id and at - i.updated_at <= POSTMORTEM_WITHIN), None
+        )
 
     def advance(self, at: int) -> None:
         self.clock = at if self.clock is None else max(self.clock, at)

@@ -144,6 +144,11 @@ class OtherAccounts:
         return (Verdict("other_customer", "names another customer: " + ", ".join(hits)),) if hits else ()
 
 
+#: Channels whose text is the short block alone (SMS, social): two segments or a post leave no
+#: room for a report's URL beside the status page's, so a post-mortem there states only the latter.
+SHORT_CHANNELS: frozenset[Channel] = frozenset({Channel.sms, Channel.social})
+
+
 class Drafter:
     """Template drafts for one policy, cached per (incident version, channel, language)."""
 
@@ -179,6 +184,8 @@ class Drafter:
                 wanted[fact] = (parts["still_investigating"],)
             else:
                 wanted[fact] = (f"{{{fact}}}", f"{{{fact}_short}}")
+        if facts.postmortem_url and channel not in SHORT_CHANNELS:
+            wanted["postmortem_url"] = (facts.postmortem_url,)
         tone = self.policy.tone
         return Expectations(
             channel=channel,
@@ -192,6 +199,7 @@ class Drafter:
             model_written=model_written,
             status=facts.status,
             quoted=(facts.cause,) if facts.cause else (),
+            links=(facts.postmortem_url,) if facts.postmortem_url else (),
         )
 
     def reader_expectations(

@@ -65,6 +65,7 @@ _VERSIONS: dict[str, dict[str, Any]] = {
         "phase": Phase.resolved,
         "resolved_at": _T0 + 50 * _M,
         "cause": "A database failover took longer than expected.",
+        "postmortem_url": "https://blog.example.com/postmortems/payments-2026-01-05",
     },
     "maintenance_cancelled": {
         "kind": IncidentKind.maintenance,

@@ -141,6 +141,10 @@ class Facts:
     #: Internal facts behind the version (``internal_facts``): never rendered, and a draft that
     #: states one fails validation.
     never_say: tuple[str, ...] = ()
+    #: The published post-mortem a ``postmortem`` message links ("" otherwise, and for versions
+    #: written before the field, which link only the status page): a person gave it, so it is
+    #: the one link besides the status page a draft may carry.
+    postmortem_url: str = ""
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -232,7 +236,18 @@ def facts_for(incident: Incident, policy: Policy) -> Facts:
         times=times,
         ongoing=end - incident.opened_at if end > incident.opened_at else None,
         never_say=internal_facts(incident, policy),
+        postmortem_url=report_url(incident) if template == "postmortem" else "",
     )
+
+
+_WEB_URL = re.compile(r"https?://[^\s<>\"'()]+")
+
+
+def report_url(incident: Incident) -> str:
+    """The post-mortem's URL when it is a plain http(s) link ("" otherwise): detection and the
+    CLI only let such through, and a message must never carry another scheme or markup."""
+    url = (incident.postmortem_url or "").strip()
+    return url if _WEB_URL.fullmatch(url) else ""
 
 
 def skeleton_values(facts: Facts) -> dict[str, str]:

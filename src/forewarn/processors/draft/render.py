@@ -56,6 +56,8 @@ COMMON_BLOCKS: tuple[str, ...] = (
     "helpdesk_intro",
 )
 MESSAGE_PARTS: tuple[str, ...] = ("subject", "headline", "body", "short")
+#: A part only post-mortem messages have: the report's URL, which the HTML body links.
+REPORT_URL = "report_url"
 
 
 class DraftError(ValueError):
@@ -78,10 +80,18 @@ def bundled_templates() -> Path:
     return Path(str(resources.files("forewarn") / "templates"))
 
 
-def _paragraphs(text: str) -> Markup:
-    """Plain text to HTML paragraphs, escaping everything (autoescape does not reach filters)."""
+def _paragraphs(text: str, link: str = "") -> Markup:
+    """Plain text to HTML paragraphs, escaping everything (autoescape does not reach filters).
+
+    ``link`` (the post-mortem's URL, a plain http(s) one: ``facts.report_url``) becomes an
+    anchor where the text states it, so an HTML reader can follow it like the status page link.
+    """
     blocks = [b.strip() for b in re.split(r"\n\s*\n", str(text)) if b.strip()]
-    return Markup("\n".join("<p>" + escape(b).replace("\n", "<br>\n") + "</p>" for b in blocks))
+    html = "\n".join("<p>" + escape(b).replace("\n", "<br>\n") + "</p>" for b in blocks)
+    if link:
+        shown = escape(link)
+        html = html.replace(shown, f'<a href="{shown}">{shown}</a>')
+    return Markup(html)
 
 
 def _environment(root: Path, autoescape: bool) -> SandboxedEnvironment:
@@ -138,6 +148,7 @@ class Catalogue:
             "sla_breached": facts.sla_breached,
             "duration": duration(facts.ongoing, language) if facts.ongoing else "",
             "status_url": status_url,
+            "postmortem_url": facts.postmortem_url,
             "company": tone.get("company", ""),
         }
         for name in COMMON_BLOCKS:
@@ -147,6 +158,8 @@ class Catalogue:
             parts[part] = self._block(language, f"{facts.template}_{part}", ctx)
         if tone.get("signoff"):
             parts["signoff"] = tone["signoff"]
+        if facts.postmortem_url:
+            parts[REPORT_URL] = facts.postmortem_url  # the HTML layout makes it a link
         return parts
 
     def _layout(self, name: str, parts: Mapping[str, str], language: str, status_url: str, html: bool) -> str:

@@ -179,7 +179,11 @@ def start_workers(settings: Any, scratch: Path, count: int, tag: str) -> list[An
     workers = []
     for i in range(count):
         own = settings.model_copy(update={"data_dir": scratch / f"{tag}-{i}", "web_port": free_port()})
-        workers.append(WorkerProcess(own, scratch / f"{tag}-{i}.log", roles="pipeline,web").start())
+        policy = scratch / "policy.yaml"
+        # Fan-out to the channel topics is what is measured: no draft waits for a person (the
+        # default policy holds every category for approval).
+        policy.write_text("gates:\n  default: never\n")
+        workers.append(WorkerProcess(own, scratch / f"{tag}-{i}.log", roles="pipeline,web", policy=policy).start())
     return workers
 
 

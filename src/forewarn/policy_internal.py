@@ -24,6 +24,11 @@ class InternalPolicy(BaseModel):
     executive_note_severities: list[Severity] = Field(default_factory=lambda: [Severity.P1])
     #: Affected accounts listed per customer-table partition (enterprise first); the rest are counted.
     accounts_listed: PositiveInt = 200
+    #: Enterprise accounts are listed past ``accounts_listed`` (each is owed an executive note),
+    #: up to this many per partition: a partition's breakdown is one Kafka record and one table
+    #: value, and a 1M-customer outage can touch tens of thousands of them. The rest are counted
+    #: and the war room is told how many notes were not drafted.
+    enterprise_listed_max: PositiveInt = 2000
     #: How long (event time) the war-room update waits for every partition's impact breakdown
     #: before it goes out with what has arrived.
     breakdown_wait_seconds: PositiveInt = 120

@@ -33,3 +33,12 @@ def test_every_enterprise_account_is_listed_past_the_cap() -> None:
     report = breakdown_of(request, 4, [*big, customer("small", regions=("eu-west",))], 10, listed=2, now=T0)
     assert [a.customer_id for a in report.accounts] == ["ent-0", "ent-1", "ent-2"]
     assert report.accounts_omitted == 1 and report.enterprise == 3
+
+
+def test_enterprise_accounts_past_their_own_bound_are_counted_not_listed() -> None:
+    """A partition's breakdown is one Kafka record: tens of thousands of enterprise accounts can't all fit."""
+    request = TargetingRequest(request_id="r", partition=0, incident=incident(), regions=["eu-west"])
+    big = [customer(f"ent-{n}", regions=("eu-west",), plan="enterprise", enterprise=True) for n in range(5)]
+    report = breakdown_of(request, 4, big, 10, listed=2, now=T0, enterprise_max=3)
+    assert [a.customer_id for a in report.accounts] == ["ent-0", "ent-1", "ent-2"]
+    assert report.accounts_omitted == 2 and report.enterprise == 5

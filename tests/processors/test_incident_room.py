@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from factories import T0
-from forewarn.processors.incident_room import Room, RoomOutput, RoomState, apply
+from forewarn.processors.incident_room import Room, RoomOutput, RoomState, apply, approval_entry
 from forewarn.schemas.models import (
     Approval,
     ApprovalStatus,
@@ -24,8 +24,15 @@ def run(facts: list[InternalFact], r: Room | None = None) -> tuple[RoomState | N
     r = r or room()
     state: RoomState | None = None
     outputs = []
+    pending: dict[str, str] = {}  # what the stream keeps per approval id (streams.internal)
     for fact in facts:
-        state, out = apply(state, fact, r)
+        previous = pending.get(fact.approval.approval_id) if fact.approval is not None else None
+        state, out = apply(state, fact, r, previous)
+        if fact.approval is not None:
+            if fact.approval.status is ApprovalStatus.pending:
+                pending[fact.approval.approval_id] = approval_entry(fact.approval)
+            else:
+                pending.pop(fact.approval.approval_id, None)
         if state is not None:
             state = RoomState.model_validate_json(state.model_dump_json())  # as the table stores it
         outputs.append(out)
@@ -141,6 +148,49 @@ def test_held_drafts_and_their_decisions_show_in_the_next_update() -> None:
     decided = InternalFact(fact_id="a2", kind=FactKind.approval, incident_id="inc_1", at=T0, approval=approved)
     _, outs = run([opened, fact, decided, updated])
     assert "Drafts held for approval: none" in outs[3].messages[0].text
+
+
+def test_held_counts_move_once_per_approval_however_often_its_facts_arrive() -> None:
+    command = next(iter(run(p1_scenario()[:13])[1][12].holds)).command
+
+    def approval(n: int, status: ApprovalStatus = ApprovalStatus.pending) -> InternalFact:
+        a = Approval(
+            approval_id=f"apr_{n}",
+            incident_id="inc_1",
+            incident_version=1,
+            status=status,
+            category="p1_p2",
+            command=command,
+            requested_at=T0,
+        )
+        return InternalFact(
+            fact_id=f"a{n}{status.value}", kind=FactKind.approval, incident_id="inc_1", at=T0, approval=a
+        )
+
+    opened = incident_fact(incident(1, 0, internal=True))
+    facts = [opened, approval(1), approval(1), approval(2), approval(3), approval(2, ApprovalStatus.approved)]
+    label = f"p1_p2 / {command.channel.value} / {command.language}"
+    state, _ = run(facts)  # apr_1 twice, apr_2 decided: apr_1 and apr_3 wait
+    assert state is not None and state.held == {label: 2}
+    state, _ = run([*facts, approval(2, ApprovalStatus.approved), approval(3, ApprovalStatus.rejected)])
+    assert state is not None and state.held == {label: 1}  # a repeated decision does not count again
+    state, _ = run([*facts, approval(1, ApprovalStatus.expired), approval(3, ApprovalStatus.rejected)])
+    assert state is not None and state.held == {}
+    assert "approvals" not in state.model_dump()  # the room holds counts, never one entry per draft
+
+
+def test_a_room_stored_with_approval_ids_reads_as_counts() -> None:
+    legacy = {
+        "incident_id": "inc_1",
+        "approvals": {
+            "a": "pending|p1_p2|email|en",
+            "b": "approved|p1_p2|email|en",
+            "c": "pending|p1_p2|email|de",
+            "d": "pending|p1_p2|email|en",
+        },
+    }
+    state = RoomState.model_validate(legacy)
+    assert state.held == {"p1_p2 / email / en": 2, "p1_p2 / email / de": 1}
 
 
 def test_replays_and_late_copies_change_nothing() -> None:

@@ -94,6 +94,12 @@ def test_support_pack_has_the_customer_draft_in_every_language_customers_use() -
     assert "acme Ltd (acme) — enterprise [enterprise], de, eu-west" in pack.text
 
 
+def test_support_is_told_how_many_enterprise_accounts_got_no_executive_note() -> None:
+    assert "enterprise accounts are not listed" not in support_pack(sheet(), words(), STATUS_URL).text
+    pack = support_pack(sheet(enterprise=41), words(), STATUS_URL)  # 1 listed of 41 (enterprise_listed_max)
+    assert "40 enterprise accounts are not listed and get no drafted executive note" in pack.text
+
+
 def test_a_canned_response_that_failed_its_checks_is_never_handed_to_support() -> None:
     """Support pastes these to customers: words the validator refused must not be among them."""
 

@@ -34,6 +34,7 @@ def breakdown_of(
     active_total: int,
     listed: int,
     now: datetime,
+    enterprise_max: int = 2000,
 ) -> ImpactBreakdown:
     regions = set(request.regions)
     by_plan: Counter[str] = Counter()
@@ -48,9 +49,9 @@ def breakdown_of(
                 by_region[region] += 1
         accounts.append(account_of(segment))
     accounts.sort(key=lambda a: (not a.enterprise, a.account_name, a.customer_id))
-    # Every enterprise account is listed, past the cap: each is owed an executive note on an
-    # extended outage, and there are few of them; the cap bounds the rest of the list.
-    shown = max(listed, sum(1 for a in accounts if a.enterprise))
+    # Enterprise accounts are listed past the cap (each is owed an executive note on an extended
+    # outage), up to ``enterprise_max``: the breakdown is one record, and must stay one record's size.
+    shown = max(listed, min(enterprise_max, sum(1 for a in accounts if a.enterprise)))
     incident = request.incident
     return ImpactBreakdown(
         incident_id=incident.incident_id,

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from forewarn.policy import Policy
 from forewarn.processors.briefing import (
@@ -47,6 +48,13 @@ from forewarn.processors.summary import ModelSummary, Summary, running_summary
 from forewarn.processors.validate import Verdict
 from forewarn.schemas.models import Approval, ApprovalStatus, FactKind, ImpactBreakdown, Incident, InternalFact, Phase
 
+#: Separates an incident id from the partition in a breakdown's key of the rooms table.
+BREAKDOWN_SEP = b"\x1f"
+
+
+def breakdown_key(incident_id: str, partition: int) -> bytes:
+    return incident_id.encode() + BREAKDOWN_SEP + str(partition).encode()
+
 
 class Step(BaseModel):
     version: int
@@ -63,9 +71,14 @@ class RoomState(BaseModel):
     incident: Incident | None = None
     targeted: bool = True
     steps: list[Step] = Field(default_factory=list)
+    #: Per partition, the latest impact breakdown. Stored apart from the rest of the state (one
+    #: table value per partition, see ``streams.internal``): a large outage lists thousands of
+    #: enterprise accounts, and the room is rewritten for every fact.
     breakdowns: dict[int, ImpactBreakdown] = Field(default_factory=dict)
-    #: approval id -> "status|category|channel|language"
-    approvals: dict[str, str] = Field(default_factory=dict)
+    #: "category / channel / language" -> drafts of this incident waiting for a person. Counts, not
+    #: ids: a gated P1 to 300k customers holds 600k drafts. Which draft is pending where is kept by
+    #: the stream per approval id and handed to ``apply`` as the approval's previous entry.
+    held: dict[str, int] = Field(default_factory=dict)
     announced_version: int = 0
     awaiting_since: datetime | None = None
     #: "phase|customers" or "phase|internal" of the last support pack: support hears again on a phase
@@ -75,6 +88,20 @@ class RoomState(BaseModel):
     executive_notes_held: bool = False
     closed: bool = False
     summary: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_approvals(cls, data: Any) -> Any:
+        """Rooms stored before held counts kept every approval id: count their pending ones once."""
+        if isinstance(data, dict) and isinstance(data.get("approvals"), dict):
+            data = dict(data)
+            held: Counter[str] = Counter()
+            for entry in data.pop("approvals").values():
+                status, category, channel, language = str(entry).split("|")
+                if status == ApprovalStatus.pending.value:
+                    held[f"{category} / {channel} / {language}"] += 1
+            data.setdefault("held", dict(held))
+        return data
 
 
 @dataclass
@@ -117,11 +144,7 @@ def fact_sheet(state: RoomState, room: Room, now: datetime) -> FactSheet:
         by_region.update(b.by_region)
         by_language.update(b.by_language)
     accounts = sorted((a for b in reports for a in b.accounts), key=lambda a: (not a.enterprise, a.account_name))
-    held: Counter[str] = Counter()
-    for value in state.approvals.values():
-        status, category, channel, language = value.split("|")
-        if status == ApprovalStatus.pending.value:
-            held[f"{category} / {channel} / {language}"] += 1
+    held = {k: n for k, n in state.held.items() if n > 0}
     return FactSheet(
         incident=incident,
         now=now,
@@ -144,8 +167,33 @@ def fact_sheet(state: RoomState, room: Room, now: datetime) -> FactSheet:
     )
 
 
-def apply(state: RoomState | None, fact: InternalFact, room: Room) -> tuple[RoomState | None, RoomOutput]:
-    """Absorb one fact; the new state and what to send. Ticks need an existing state."""
+def approval_entry(approval: Approval) -> str:
+    """What the room remembers of one approval: ``status|category|channel|language``."""
+    return f"{approval.status.value}|{approval.category}|{approval.command.channel.value}|{approval.command.language}"
+
+
+def _count(state: RoomState, entry: str | None, sign: int) -> None:
+    if entry is None:
+        return
+    status, category, channel, language = entry.split("|")
+    if status != ApprovalStatus.pending.value:
+        return
+    label = f"{category} / {channel} / {language}"
+    count = state.held.get(label, 0) + sign
+    if count > 0:
+        state.held[label] = count
+    else:
+        state.held.pop(label, None)
+
+
+def apply(
+    state: RoomState | None, fact: InternalFact, room: Room, previous: str | None = None
+) -> tuple[RoomState | None, RoomOutput]:
+    """Absorb one fact; the new state and what to send. Ticks need an existing state.
+
+    ``previous``: for an approval fact, the entry (``approval_entry``) last absorbed for the same
+    approval id, so a redelivered or re-decided approval moves the held counts exactly once.
+    """
     out = RoomOutput()
     if fact.kind is FactKind.tick:
         if state is not None and state.incident is not None and not state.closed:
@@ -157,8 +205,8 @@ def apply(state: RoomState | None, fact: InternalFact, room: Room) -> tuple[Room
     elif fact.kind is FactKind.breakdown and fact.breakdown is not None:
         _on_breakdown(state, fact.breakdown, room, fact.at, out)
     elif fact.kind is FactKind.approval and fact.approval is not None:
-        a = fact.approval
-        state.approvals[a.approval_id] = f"{a.status.value}|{a.category}|{a.command.channel.value}|{a.command.language}"
+        _count(state, previous, -1)
+        _count(state, approval_entry(fact.approval), +1)
     return state, out
 
 

@@ -215,6 +215,9 @@ def known_issue_macro(sheet: FactSheet, english: CustomerDraft, status_url: str)
 
 def account_lines(sheet: FactSheet) -> list[str]:
     lines = [f"Affected accounts ({len(sheet.accounts)} listed, {sheet.accounts_omitted} more not listed):"]
+    unlisted = sheet.enterprise - sum(1 for a in sheet.accounts if a.enterprise)
+    if unlisted > 0:  # past internal.enterprise_listed_max: they get no executive note from forewarn
+        lines.append(f"  {unlisted} enterprise accounts are not listed and get no drafted executive note")
     for a in sheet.accounts:
         tag = " [enterprise]" if a.enterprise else ""
         lines.append(f"  {a.account_name} ({a.customer_id}) — {a.plan}{tag}, {a.language}, {', '.join(a.regions)}")

@@ -128,7 +128,12 @@ def create_app(
             ctx, _table(app, "customers", settings.partitions), _table(app, "cadence", settings.partitions)
         )
         targeting.register(app, stages.targeting)
-        stages.internal = Internal(ctx, _table(app, "internal-rooms", settings.partitions), stages.targeting)
+        stages.internal = Internal(
+            ctx,
+            _table(app, "internal-rooms", settings.partitions),
+            stages.targeting,
+            pending=_table(app, "internal-pending", settings.partitions),
+        )
         internal.register(app, stages.internal)
         stages.approvals = Approvals(ctx, _table(app, "approval-state", settings.partitions))
         approvals.register(app, stages.approvals)

@@ -32,16 +32,26 @@ from forewarn.drafting.anthropic_summary import AnthropicSummary
 from forewarn.processors.breakdown import breakdown_of
 from forewarn.processors.draft import Drafter
 from forewarn.processors.ids import stable_id
-from forewarn.processors.incident_room import Room, RoomOutput, RoomState, apply
+from forewarn.processors.incident_room import (
+    BREAKDOWN_SEP,
+    Room,
+    RoomOutput,
+    RoomState,
+    apply,
+    approval_entry,
+    breakdown_key,
+)
 from forewarn.processors.internal import CustomerDraft, internal_commands
 from forewarn.processors.internal_audit import drafted, held, summarised
 from forewarn.processors.target import active_since_s
 from forewarn.schemas.codec import decode
 from forewarn.schemas.models import (
     Approval,
+    ApprovalStatus,
     Channel,
     CustomerSegment,
     FactKind,
+    ImpactBreakdown,
     Incident,
     InternalFact,
     TargetingRequest,
@@ -77,10 +87,17 @@ class EventClock:
 
 class Internal:
     def __init__(
-        self, ctx: StreamContext, rooms: Any, targeting: Any | None, model: AnthropicSummary | None = None
+        self,
+        ctx: StreamContext,
+        rooms: Any,
+        targeting: Any | None,
+        model: AnthropicSummary | None = None,
+        pending: Any | None = None,
     ) -> None:
         self.ctx = ctx
         self.rooms = rooms
+        #: approval id -> ``approval_entry`` of each draft still pending (the room keeps only counts)
+        self.pending: Any = {} if pending is None else pending
         self.targeting = targeting
         self.clock = EventClock(ctx.clock)
         self.drafter = Drafter(ctx.policy, ctx.settings.status_page_url)
@@ -154,6 +171,7 @@ class Internal:
             targeting.index.active_since(partition, since),
             self.ctx.policy.internal.accounts_listed,
             self.ctx.clock.now(),
+            self.ctx.policy.internal.enterprise_listed_max,
         )
         fact_id = stable_id("breakdown", incident.incident_id, incident.version, partition)
         await self.send_fact(
@@ -183,21 +201,57 @@ class Internal:
             await self.step(fact.incident_id, fact)
             return
         partitions = self.ctx.settings.partitions
-        for key in [k for k in list(self.rooms.keys()) if fact_partition(k.decode(), partitions) == message.partition]:
+        rooms = [k for k in list(self.rooms.keys()) if BREAKDOWN_SEP not in k]
+        for key in [k for k in rooms if fact_partition(k.decode(), partitions) == message.partition]:
             await self.step(key.decode(), fact)
 
     async def step(self, incident_id: str, fact: InternalFact) -> None:
-        key = incident_id.encode()
-        stored = self.rooms.get(key)
-        state = RoomState.model_validate_json(stored) if stored is not None else None
+        # An approval fact touches only the held counts: the breakdowns (the bulk of a large
+        # incident's room) are neither read nor rewritten for it.
+        state, stored_versions = self.load(incident_id, breakdowns=fact.kind is not FactKind.approval)
+        previous = None
+        if fact.approval is not None:
+            entry = self.pending.get(fact.approval.approval_id.encode())
+            previous = None if entry is None else entry.decode()
         if self.model is None:
-            state, out = apply(state, fact, self.room)
+            state, out = apply(state, fact, self.room, previous)
         else:  # the model call blocks: keep it off the event loop (the agent still steps one fact at a time)
-            state, out = await asyncio.to_thread(apply, state, fact, self.room)
+            state, out = await asyncio.to_thread(apply, state, fact, self.room, previous)
         if state is not None:
-            self.rooms[key] = state.model_dump_json().encode()
+            self.save(incident_id, state, stored_versions)
+        if fact.approval is not None:
+            approval_key = fact.approval.approval_id.encode()
+            if fact.approval.status is ApprovalStatus.pending:
+                self.pending[approval_key] = approval_entry(fact.approval).encode()
+            elif approval_key in self.pending:
+                del self.pending[approval_key]  # decided: nothing of it is counted any more
         if state is not None and state.incident is not None:
             await self.emit(state.incident, out)
+
+    def load(self, incident_id: str, breakdowns: bool) -> tuple[RoomState | None, dict[int, int]]:
+        """The room, with its partitions' breakdowns if asked; and the breakdown versions stored."""
+        stored = self.rooms.get(incident_id.encode())
+        if stored is None:
+            return None, {}
+        state = RoomState.model_validate_json(stored)  # a room stored before the split carries them inline
+        versions: dict[int, int] = {}
+        if breakdowns:
+            for partition in range(self.ctx.settings.partitions):
+                raw = self.rooms.get(breakdown_key(incident_id, partition))
+                if raw is None:
+                    continue
+                report = ImpactBreakdown.model_validate_json(raw)
+                versions[partition] = report.incident_version
+                inline = state.breakdowns.get(partition)
+                if inline is None or report.incident_version >= inline.incident_version:
+                    state.breakdowns[partition] = report
+        return state, versions
+
+    def save(self, incident_id: str, state: RoomState, stored_versions: dict[int, int]) -> None:
+        for partition, report in state.breakdowns.items():
+            if stored_versions.get(partition) != report.incident_version:
+                self.rooms[breakdown_key(incident_id, partition)] = report.model_dump_json().encode()
+        self.rooms[incident_id.encode()] = state.model_dump_json(exclude={"breakdowns"}).encode()
 
     async def emit(self, incident: Incident, out: RoomOutput) -> None:
         ctx, now = self.ctx, self.ctx.clock.now()

@@ -23,7 +23,7 @@ from aiohttp import web
 from forewarn.processors.approve import Edit, decided, recheck
 from forewarn.processors.bulk_approval import Batch, batches
 from forewarn.processors.draft import Drafter
-from forewarn.processors.incident_room import RoomState
+from forewarn.processors.incident_room import BREAKDOWN_SEP, RoomState
 from forewarn.publish import read_topic
 from forewarn.schemas.codec import DecodeError, decode
 from forewarn.schemas.models import Approval, ApprovalStatus, Incident
@@ -242,7 +242,7 @@ def running_summaries(ctx: WebContext, incident_id: str | None = None) -> list[R
     if incident_id is not None:
         stored = internal.rooms.get(incident_id.encode())
         return [] if stored is None else [RoomState.model_validate_json(stored)]
-    rooms = [RoomState.model_validate_json(value) for value in internal.rooms.values()]
+    rooms = [RoomState.model_validate_json(v) for k, v in internal.rooms.items() if BREAKDOWN_SEP not in k]
     shown = [(r.incident, r) for r in rooms if r.incident is not None and not r.closed and r.summary]
     return [r for i, r in sorted(shown, key=lambda pair: (pair[0].severity.value, pair[0].opened_at))]
 

@@ -30,7 +30,8 @@ EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[A-Za-z]{2,}$")
 PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
 LIST_FIELDS = ("regions", "features", "emails", "phones", "inapp_user_ids")
 DEBEZIUM_UPSERTS = frozenset({"c", "u", "r"})
-_SEGMENT_HEADER = b"\x00" + schema_id(CustomerSegment).to_bytes(4, "big")
+#: Confluent wire-format prefix of a stored segment (magic byte, schema id).
+SEGMENT_HEADER = b"\x00" + schema_id(CustomerSegment).to_bytes(4, "big")
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def check_fields(fields: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def read_fields(value: bytes) -> dict[str, Any]:
     """An Avro CustomerSegment as a plain dict, ~3x cheaper than the model: for millions of rows."""
-    if value[:5] != _SEGMENT_HEADER:
+    if value[:5] != SEGMENT_HEADER:
         decode(value, CustomerSegment)  # raises the precise DecodeError (not Avro, another type, ...)
     try:
         return cast(dict[str, Any], schemaless_reader(BytesIO(value[5:]), parsed_schema(CustomerSegment), None))

@@ -46,7 +46,8 @@ from forewarn.processors.deadletter import Rejected
 from forewarn.processors.draft import Draft, OtherAccounts, command_for, template_for
 from forewarn.processors.public import PUBLIC, due_channels, ledger_id, public_channels, public_command
 from forewarn.processors.segment_index import Profile, SegmentIndex
-from forewarn.processors.segments import read_fields, table_entry
+from forewarn.processors.segment_rows import RowReader
+from forewarn.processors.segments import table_entry
 from forewarn.processors.suppressed import UNREACHABLE, HeldBack, suppressed_audit, unlisted_audit
 from forewarn.processors.target import (
     active_since_s,
@@ -242,10 +243,14 @@ class Targeting:
         self.index.keep_only(items)
         self.ledgers.clear()  # a partition may have moved here with ledgers another worker advanced
         seen, self.settled = 0, 0
+        started = time.monotonic()
+        reader = RowReader()  # the stored bytes straight to index rows: ~3x cheaper than read_fields
+        upsert = self.index.upsert
         for partition, stored in items.items():
             self.index.drop_partition(partition)
             for key, value in stored:
-                self.remember(partition, key.decode(), read_fields(value))
+                profile, last_active = reader.row(value)
+                upsert(partition, key.decode(), profile, last_active)
                 seen += 1
                 if seen % REBUILD_YIELD_EVERY == 0:
                     await asyncio.sleep(0)
@@ -253,7 +258,12 @@ class Targeting:
                     self.settled = settle_heap(self.index)
         self.settled = settle_heap(self.index)
         self.ready = True
-        log.info("segment index rebuilt: %d customers in partitions %s", len(self.index), sorted(items))
+        log.info(
+            "segment index rebuilt: %d customers in partitions %s in %.1fs",
+            len(self.index),
+            sorted(items),
+            time.monotonic() - started,
+        )
 
     # ---- targeting ------------------------------------------------------------------------
 

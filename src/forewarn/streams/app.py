@@ -31,6 +31,7 @@ from forewarn.streams.delivery import Delivery
 from forewarn.streams.detect import Detect
 from forewarn.streams.ingest import Ingest
 from forewarn.streams.internal import Internal
+from forewarn.streams.restore import BulkRestoredTable
 from forewarn.streams.targeting import Targeting
 from forewarn.streams.topics import Topics
 from forewarn.topics import OVERSIZE_HEADROOM_BYTES, TopicNames
@@ -51,14 +52,18 @@ ROCKSDB_OPTIONS = {
 }
 
 
-def _table(app: faust.App, name: str, partitions: int) -> Any:
-    return app.Table(
-        name,
+def _table(app: faust.App, name: str, partitions: int, *, bulk_restore: Settings | None = None) -> Any:
+    """A bytes -> bytes RocksDB table; ``bulk_restore`` for the big ones (see ``streams.restore``)."""
+    kwargs: dict[str, Any] = dict(
         key_type=bytes,  # bytes key and value types make Faust use the raw codec for the changelog
         value_type=bytes,
         partitions=partitions,
         options=dict(ROCKSDB_OPTIONS),  # Faust's store pops keys from it: one dict per table
     )
+    if bulk_restore is None:
+        return app.Table(name, **kwargs)
+    # What app.Table does, with our class
+    return app.tables.add(BulkRestoredTable(app, name=name, beacon=app.tables.beacon, settings=bulk_restore, **kwargs))
 
 
 def build_deliverers(settings: Settings, clock: Clock) -> dict[str, Deliverer]:
@@ -125,7 +130,9 @@ def create_app(
         )
         detect.register(app, stages.detect)
         stages.targeting = Targeting(
-            ctx, _table(app, "customers", settings.partitions), _table(app, "cadence", settings.partitions)
+            ctx,
+            _table(app, "customers", settings.partitions, bulk_restore=settings),
+            _table(app, "cadence", settings.partitions),
         )
         targeting.register(app, stages.targeting)
         stages.internal = Internal(

@@ -73,7 +73,9 @@ def restore(store: Any, topic: str, partitions: list[int], settings: Settings, b
             "enable.partition.eof": True,
             "fetch.max.bytes": 64 * 1024**2,
             "max.partition.fetch.bytes": 16 * 1024**2,
-            "queued.max.messages.kbytes": 256 * 1024,
+            # Prefetch is bounded per partition; 256 MB each let a cold start at 200k customers
+            # peak 45 MB higher than Faust's own recovery. The fetch size, not the queue, sets the pace.
+            "queued.max.messages.kbytes": 32 * 1024,
             "log_level": 3,
             **settings.kafka_security.confluent(),
         }

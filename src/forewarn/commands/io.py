@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 import uuid
@@ -13,6 +12,7 @@ import click
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 
 from forewarn.config import Settings
+from forewarn.deadletters import jsonable
 from forewarn.publish import InputError, Publisher, read_json_lines, record_from_json
 from forewarn.schemas.codec import DecodeError, decode_any
 from forewarn.topics import BY_NAME, TopicNames
@@ -58,23 +58,6 @@ def produce(topic: str, file: Path) -> None:
         sys.exit(1)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        try:
-            text = value.decode()
-        except UnicodeDecodeError:
-            return {"base64": base64.b64encode(value).decode()}
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def render(msg: Any) -> str:
     header = f"── {msg.topic()}[{msg.partition()}]@{msg.offset()}"
     if msg.key() is not None:
@@ -83,10 +66,10 @@ def render(msg: Any) -> str:
         return f"{header}\n(tombstone)"
     try:
         record = decode_any(msg.value())
-        body = _jsonable(record.model_dump(mode="python"))
+        body = jsonable(record.model_dump(mode="python"))
         header += f" {type(record).__name__}"
     except DecodeError as exc:
-        body = {"undecodable": exc.reason, "bytes": _jsonable(msg.value())}
+        body = {"undecodable": exc.reason, "bytes": jsonable(msg.value())}
     return header + "\n" + json.dumps(body, indent=2, ensure_ascii=False, default=str)
 
 

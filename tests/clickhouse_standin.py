@@ -1,7 +1,8 @@
 """A stand-in ClickHouse server for outage tests: ClickHouse's HTTP interface over an embedded store.
 
 No ClickHouse server package is available here, so this process opens a chdb data dir and
-answers the HTTP protocol clickhouse-connect speaks (queries with ``param_*``, DDL, INSERTs
+answers the HTTP protocol clickhouse-connect speaks (queries with ``param_*``, in the URL or as
+a form body when the parameters outgrow a URL, DDL, INSERTs
 whose first body line is the statement followed by Native data, and ``INSERT … SELECT … FROM
 input(…) FORMAT …`` with the data as the body). A test points a worker's
 ``FOREWARN_CLICKHOUSE`` at it, SIGKILLs it to take "ClickHouse" down, and starts it again on
@@ -24,9 +25,9 @@ from pathlib import Path
 import httpx
 from aiohttp import web
 
-from forewarn.db.client import Warehouse, open_clickhouse
+from forewarn.db.client import Warehouse, WireValue, open_clickhouse
 from forewarn.db.errors import WarehouseError
-from forewarn.web.query import split_format
+from forewarn.web.query import read_query, split_format
 
 WAREHOUSE = web.AppKey("warehouse", Warehouse)
 _INPUT = re.compile(r"\binput\(('(?:[^'\\]|\\.)*')\)")
@@ -52,6 +53,8 @@ def _insert(warehouse: Warehouse, statement: bytes, data: bytes) -> None:
 
 async def handle(request: web.Request) -> web.Response:
     warehouse = request.app[WAREHOUSE]
+    if request.content_type == "multipart/form-data":
+        return await answer(warehouse, request, *await read_query(request))
     query = request.query.get("query", "").encode()
     body = await request.read()
     try:
@@ -62,18 +65,29 @@ async def handle(request: web.Request) -> web.Response:
         if query.lstrip()[:6].upper() == b"INSERT" and body:
             await asyncio.to_thread(_insert, warehouse, query, body)
             return web.Response(text="")
-        sql = "\n".join(p for p in (query.decode(), body.decode()) if p.strip())
-        sql, fmt = split_format(sql, request.query.get("default_format", "TabSeparated"))
-        params = {k[len("param_") :]: v for k, v in request.query.items() if k.startswith("param_")}
+    except WarehouseError as exc:
+        return failed(exc)
+    sql = "\n".join(p for p in (query.decode(), body.decode()) if p.strip())
+    params = {k[len("param_") :]: WireValue(v) for k, v in request.query.items() if k.startswith("param_")}
+    return await answer(warehouse, request, sql, params)
+
+
+async def answer(warehouse: Warehouse, request: web.Request, sql: str, params: dict[str, WireValue]) -> web.Response:
+    sql, fmt = split_format(sql, request.query.get("default_format", "TabSeparated"))
+    try:
         out = await asyncio.to_thread(warehouse.raw, sql, params or None, fmt)
     except WarehouseError as exc:
-        code = re.search(r"Code: (\d+)", str(exc))
-        return web.Response(
-            text=f"Code: {code.group(1) if code else 1}. DB::Exception: {exc}\n",
-            status=500,
-            headers={"X-ClickHouse-Exception-Code": code.group(1) if code else "1"},
-        )
+        return failed(exc)
     return web.Response(body=out, headers={"X-ClickHouse-Format": fmt, "X-ClickHouse-Timezone": "UTC"})
+
+
+def failed(exc: WarehouseError) -> web.Response:
+    code = re.search(r"Code: (\d+)", str(exc))
+    return web.Response(
+        text=f"Code: {code.group(1) if code else 1}. DB::Exception: {exc}\n",
+        status=500,
+        headers={"X-ClickHouse-Exception-Code": code.group(1) if code else "1"},
+    )
 
 
 async def ping(request: web.Request) -> web.Response:

@@ -122,6 +122,21 @@ def test_clickhouse_connect_works_unchanged(endpoint: str) -> None:
         client.close()
 
 
+def test_parameters_too_long_for_a_url_arrive_as_a_form(endpoint: str) -> None:
+    """clickhouse-connect switches to a form body when the parameters outgrow a URL."""
+    port = int(endpoint.rsplit(":", 1)[1])
+    client = clickhouse_connect.get_client(host="127.0.0.1", port=port, username="default", password="")
+    try:
+        ids = [f"a{i}" for i in range(1, 5000)]  # about 30 kB of parameter
+        result = client.query(
+            "SELECT count() FROM audit WHERE has({ids:Array(String)}, audit_id) AND stage = {s:String}",
+            parameters={"ids": ids, "s": "deliver"},
+        )
+        assert result.result_rows == [(3,)]
+    finally:
+        client.close()
+
+
 def test_format_clause_is_split_off() -> None:
     assert split_format("SELECT 1 FORMAT CSV", "TabSeparated") == ("SELECT 1", "CSV")
     assert split_format("SELECT 'FORMAT CSV'", "TSV") == ("SELECT 'FORMAT CSV'", "TSV")

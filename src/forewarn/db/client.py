@@ -126,6 +126,26 @@ class StringList:
         return f"StringList({self._text[:60]!r}{'…' if len(self._text) > 60 else ''})"
 
 
+class WireValue:
+    """A parameter value already in ClickHouse's text form, as HTTP clients send ``param_*``.
+
+    The query endpoints pass such values on. Handed over as a ``str``, clickhouse-connect would
+    escape it once more: ``['a','b']`` for an ``Array(String)`` became ``[\\'a\\',…]``, which the
+    engine refused. Like ``StringList`` it is bound as ``str(value)``, untouched.
+    """
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __str__(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return f"WireValue({self._text[:60]!r})"
+
+
 @dataclass(frozen=True)
 class Rows:
     """A query's result: column names and row tuples, already fully read."""
@@ -201,7 +221,16 @@ class Warehouse:
             client.insert(table, rows, column_names=list(columns), column_oriented=column_oriented)
         return count
 
-    def insert_encoded(self, table: str, columns: Sequence[str], data: bytes, fmt: str, structure: str) -> None:
+    def insert_encoded(
+        self,
+        table: str,
+        columns: Sequence[str],
+        data: bytes,
+        fmt: str,
+        structure: str,
+        *,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
         """One INSERT of ``data``, already encoded in input format ``fmt`` (ClickHouse decodes it).
 
         The data is read as ``structure`` (``name Type, …``) and converted to the table's own
@@ -209,13 +238,15 @@ class Warehouse:
         ``LowCardinality`` columns took ClickHouse 26.9 more than twice as long (about 200k
         against 400k rows/s for the audit table). The embedded engine reads the bytes from a
         scratch file with ``file()``; a server gets them as the body of ``… FROM input()``.
+        ``settings`` apply to this INSERT only.
         """
+        extra = dict(settings) if settings else None
         names = ", ".join(f"`{name}`" for name in columns)
         escaped = structure.replace("\\", "\\\\").replace("'", "\\'")
         if self.target.kind == "server":
             sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM input('{escaped}') FORMAT {fmt}"
             with self._call(f"INSERT INTO {table}") as client:
-                client.command(sql, data=data)
+                client.command(sql, data=data, settings=extra)
             return
         with tempfile.NamedTemporaryFile(prefix="forewarn-insert-", suffix=f".{fmt.lower()}") as scratch:
             scratch.write(data)
@@ -223,7 +254,7 @@ class Warehouse:
             where = scratch.name.replace("\\", "\\\\").replace("'", "\\'")
             sql = f"INSERT INTO {table} ({names}) SELECT {names} FROM file('{where}', '{fmt}', '{escaped}')"
             with self._call(f"INSERT INTO {table}") as client:
-                client.command(sql)
+                client.command(sql, settings=extra)
 
     def close(self) -> None:
         """Release the engine (chdb frees the data dir lock when its last handle closes)."""

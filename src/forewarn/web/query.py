@@ -3,8 +3,8 @@
 chdb lets one process open the embedded store, and while a worker runs the audit role that
 process is the worker. Analysts' tools already speak ClickHouse over HTTP, so the worker
 answers the same protocol on its web port: the query in the URL (``?query=``) and/or the
-POST body (joined by a newline, as ClickHouse does), ``FORMAT`` or ``default_format``, and
-``param_<name>`` for ``{name:Type}`` placeholders. ``clickhouse_connect.get_client(host=…,
+POST body (joined by a newline, as ClickHouse does) or a form body's fields, ``FORMAT`` or
+``default_format``, and ``param_<name>`` for ``{name:Type}`` placeholders. ``clickhouse_connect.get_client(host=…,
 port=<web port>)`` and ``curl`` work unchanged; anything but a read is refused with
 ClickHouse's own READONLY error code.
 """
@@ -16,7 +16,7 @@ import re
 
 from aiohttp import web
 
-from forewarn.db.client import Warehouse
+from forewarn.db.client import Warehouse, WireValue
 from forewarn.db.errors import WarehouseError, WarehouseQueryError, WarehouseUnavailable
 from forewarn.db.sql import code_only, ensure_read_only
 from forewarn.web.server import CONTEXT, WebContext
@@ -44,10 +44,25 @@ def _error(code: int, message: str, status: int) -> web.Response:
     )
 
 
-async def _statement(request: web.Request) -> str:
-    url_part = request.query.get("query", "")
-    body = (await request.text()) if request.method == "POST" else ""
-    return "\n".join(part for part in (url_part, body) if part.strip())
+async def read_query(request: web.Request) -> tuple[str, dict[str, WireValue]]:
+    """The statement and its ``param_*`` values, wherever the client put them.
+
+    Usually the query is in the URL and/or the body and the parameters in the URL; but when
+    parameters outgrow a URL, clickhouse-connect sends the query and every parameter as the
+    fields of a multipart form body instead (a few hundred ids in an ``IN`` list are enough),
+    which ClickHouse reads the same way.
+    """
+    fields: dict[str, str] = dict(request.query)
+    body = ""
+    if request.method == "POST":
+        if request.content_type == "multipart/form-data":  # curl's urlencoded default is a plain body
+            form = await request.post()
+            fields.update({name: value for name, value in form.items() if isinstance(value, str)})
+        else:
+            body = await request.text()
+    statement = "\n".join(part for part in (fields.get("query", ""), body) if part.strip())
+    params = {name[len("param_") :]: WireValue(value) for name, value in fields.items() if name.startswith("param_")}
+    return statement, params
 
 
 def split_format(sql: str, default: str) -> tuple[str, str]:
@@ -64,7 +79,7 @@ async def query(request: web.Request) -> web.Response:
     warehouse: Warehouse | None = ctx.warehouse
     if warehouse is None:
         return _error(UNAVAILABLE_CODE, "this worker does not run the audit role, so it holds no store", 503)
-    statement = await _statement(request)
+    statement, params = await read_query(request)
     if not statement:
         return _error(SYNTAX_CODE, "Empty query", 400)
     sql, fmt = split_format(statement, request.query.get("default_format", "TabSeparated"))
@@ -74,7 +89,6 @@ async def query(request: web.Request) -> web.Response:
         return _error(READONLY_CODE, f"{exc}", 403)
     if _OUTSIDE.search(code_only(sql)):
         return _error(READONLY_CODE, "table functions that read outside the warehouse are not allowed", 403)
-    params = {k[len("param_") :]: v for k, v in request.query.items() if k.startswith("param_")}
     try:
         body = await asyncio.to_thread(warehouse.raw, sql, params or None, fmt)
     except WarehouseUnavailable as exc:

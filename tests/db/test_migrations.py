@@ -19,8 +19,9 @@ from forewarn.db.migrations import (
     migrate,
     pending_migrations,
 )
-from forewarn.schemas.models import Incident, IncidentKind, Phase, Severity
-from forewarn.sinks.clickhouse import INCIDENT_COLUMNS, AuditStore
+from forewarn.schemas.codec import encode
+from forewarn.schemas.models import AuditRecord, Incident, IncidentKind, Phase, Severity
+from forewarn.sinks.clickhouse import INCIDENT_COLUMNS, AuditStore, AvroAudit, Stored
 
 APPLIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -29,6 +30,11 @@ APPLIED_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
     with open_clickhouse(f"chdb://{tmp_path / 'ch'}") as wh:
         yield wh
+
+
+def migrate_before(warehouse: Warehouse, version: int) -> None:
+    """The database as a release before migration ``version`` left it."""
+    migrate(warehouse, [m for m in load_migrations() if m.version < version])
 
 
 @pytest.fixture
@@ -131,8 +137,7 @@ def test_acknowledged_at_arrives_null_for_rows_written_before_it(warehouse: Ware
     """0005 adds incidents.acknowledged_at: a version stored by a release without it reads
     NULL (so no time to acknowledge is made up for it), and the writer, whose columns are the
     model's fields, inserts the new one alongside."""
-    shipped = load_migrations()
-    migrate(warehouse, [m for m in shipped if m.version < 5])
+    migrate_before(warehouse, 5)
     assert "acknowledged_at" not in {name for name, *_ in warehouse.query("DESCRIBE TABLE incidents")}
     at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     old = Incident(
@@ -176,8 +181,7 @@ def test_acknowledged_at_arrives_null_for_rows_written_before_it(warehouse: Ware
 def test_window_starts_at_arrives_null_for_rows_written_before_it(warehouse: Warehouse) -> None:
     """0006 adds incidents.window_starts_at: a maintenance version stored before it reads NULL
     (the status page then shows opened_at, as drafts do), and the writer inserts the new one."""
-    shipped = load_migrations()
-    migrate(warehouse, [m for m in shipped if m.version < 6])
+    migrate_before(warehouse, 6)
     at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     old = Incident(
         incident_id="mnt-old",
@@ -213,8 +217,7 @@ def test_postmortem_url_arrives_null_for_rows_written_before_it(warehouse: Wareh
     """0007 adds incidents.postmortem_url: a post-mortem version stored before it reads NULL
     (the status page then takes the URL from the publication's audit row), and the writer, whose
     columns are the model's fields, inserts the new one."""
-    shipped = load_migrations()
-    migrate(warehouse, [m for m in shipped if m.version < 7])
+    migrate_before(warehouse, 7)
     assert "postmortem_url" not in {name for name, *_ in warehouse.query("DESCRIBE TABLE incidents")}
     at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     old = Incident(
@@ -237,7 +240,7 @@ def test_postmortem_url_arrives_null_for_rows_written_before_it(warehouse: Wareh
     before = [c for c in INCIDENT_COLUMNS if c != "postmortem_url"]  # what the id-19 writer sent
     warehouse.insert("incidents", [[getattr(old, c) for c in before]], before)
 
-    assert [m.label for m in migrate(warehouse)] == ["0007_incident_postmortem_url"]
+    assert [m.label for m in migrate(warehouse)][:1] == ["0007_incident_postmortem_url"]
     assert {name: kind for name, kind, *_ in warehouse.query("DESCRIBE TABLE incidents")}["postmortem_url"] == (
         "Nullable(String)"
     )
@@ -246,3 +249,18 @@ def test_postmortem_url_arrives_null_for_rows_written_before_it(warehouse: Wareh
     AuditStore(warehouse).write([new])
     rows = warehouse.query("SELECT incident_id, postmortem_url FROM incidents FINAL ORDER BY incident_id")
     assert list(rows) == [("inc-new", url), ("inc-old", None)]
+
+
+def test_audit_rows_stored_before_the_partition_marks_are_still_recognised(warehouse: Warehouse) -> None:
+    """0008 adds audit_progress. A release before it stored rows with no mark; Kafka redelivers
+    what it had not committed, so a partition without a mark gets the full replay check."""
+    migrate_before(warehouse, 8)
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    stored = AuditRecord(audit_id="a-old", recorded_at=at, stage="deliver", action="delivered")
+    AuditStore(warehouse).write([stored])
+    assert [m.label for m in migrate(warehouse)] == ["0008_audit_progress"]
+    batch = AvroAudit(topic="forewarn.audit")
+    batch.add(encode(stored), 0, 41)
+    batch.add(encode(stored.model_copy(update={"audit_id": "a-new"})), 0, 42)
+    assert AuditStore(warehouse).write_avro(batch) == Stored(audit=1, skipped=1)
+    assert warehouse.query("SELECT partition, revision FROM audit_progress").rows == [(0, 1)]

@@ -19,7 +19,7 @@ from clickhouse_standin import StandIn
 from factories import T0, command
 from forewarn.config import Settings, SmtpSettings
 from forewarn.db.client import Warehouse, open_clickhouse
-from forewarn.db.errors import WarehouseUnavailable
+from forewarn.db.errors import WarehouseQueryError, WarehouseUnavailable
 from forewarn.db.migrations import migrate
 from forewarn.demo.mailbox import Mailbox, free_port
 from forewarn.process import WorkerProcess
@@ -120,3 +120,44 @@ def test_worker_rides_out_a_clickhouse_outage_without_losing_or_doubling_audit_r
         total, distinct = wh.query("SELECT count(), uniqExact(audit_id) FROM audit").rows[0]
     assert delivered == [(80, 80)]  # nothing lost, nothing doubled (raw table, no FINAL)
     assert total == distinct
+
+
+def test_audit_writer_killed_between_storing_and_committing_stores_each_row_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Through the broker: the audit writer is SIGKILLed right after its first rows are stored,
+    before Faust committed their offsets; the restarted writer gets them again from Kafka, finds
+    its predecessor's claim on the partitions, checks those records and stores each row once."""
+    standin = StandIn(free_port(), tmp_path / "clickhouse", tmp_path / "standin.log").start()
+    try:
+        live = settings.model_copy(update={"clickhouse": standin.dsn})
+        publisher = Publisher(live)
+        for record in batch(3000):
+            publisher.send("audit", record)
+        publisher.flush()
+        with open_clickhouse(standin.dsn) as server:
+
+            def stored() -> int:
+                try:
+                    return int(server.query("SELECT count() FROM audit").scalar())
+                except WarehouseQueryError:
+                    return 0  # the worker has not migrated yet
+
+            worker = WorkerProcess(live, tmp_path / "worker.log", roles="audit").start()
+            try:
+                wait_until(lambda: bool(worker.check() or stored()), 120, "the first audit rows")
+            finally:
+                worker.kill()  # SIGKILL: no commit, no clean shutdown
+            at_kill = stored()
+            committed = 3000 - group_lags(live, live.app_id, ["audit"])[0]
+            assert at_kill > committed, "every stored row was committed before the kill; the test proves nothing"
+            with WorkerProcess(live, tmp_path / "worker-2.log", roles="audit") as again:
+                wait_until(
+                    lambda: bool(again.check() or group_caught_up(live, live.app_id, ["audit"])),
+                    120,
+                    "the restarted audit writer to commit everything",
+                )
+            assert server.query("SELECT count(), uniqExact(audit_id) FROM audit").rows == [(3000, 3000)]
+            assert server.query("SELECT uniqExact(writer) FROM audit_progress").scalar() == 2
+    finally:
+        standin.kill()

@@ -21,6 +21,7 @@ from factories import alertmanager_line, command, customer
 from forewarn.cli import main
 from forewarn.commands.audit import read_record
 from forewarn.config import ChannelSettings, DeliverySettings, Settings, SmtpSettings
+from forewarn.db.client import open_clickhouse
 from forewarn.demo.mailbox import Mailbox, free_port
 from forewarn.operator import postmortem_published
 from forewarn.process import WorkerProcess
@@ -319,6 +320,11 @@ def test_worker_killed_mid_delivery_delivers_the_rest_without_duplicates(
     with WorkerProcess(delivering, tmp_path / "worker-2.log", roles="sinks,audit") as again:
         recorder.wait_for(120, 180, "/social", again.check)
         wait_until(lambda: caught_up(delivering, again), 180, "the restarted worker to commit everything")
+    # every send's audit row once, whatever Kafka redelivered to the new audit writer (raw, no FINAL);
+    # test_delivery_audit_outage kills the audit writer between storing and committing on purpose
+    with open_clickhouse(delivering.clickhouse_dsn) as warehouse:
+        total, distinct = warehouse.query("SELECT count(), uniqExact(audit_id) FROM audit").rows[0]
+    assert total == distinct > 0
 
     letters = [decode(m.value(), DeadLetter) for m in read_topic(delivering, "deadletter")]
     uncertain = {

@@ -172,6 +172,18 @@ def _credentials(settings: Settings) -> Any:
     )
 
 
+def tune_collector() -> None:
+    """Garbage collection for a worker whose start-up is done (the benches call it too).
+
+    What start-up built (modules, compiled templates, the policy) lives as long as the worker:
+    frozen, the collector stops re-scanning it; and a young generation of 10k objects instead
+    of 700 lets a batch's short-lived records die before a collection. Measured in
+    bench/ingest_profile.py: Alertmanager batches +20 % (GC was a quarter of that workload).
+    """
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def run_worker(
     settings: Settings, *, policy: Policy | None = None, roles: frozenset[str] = ROLES, loglevel: str = "warning"
 ) -> None:
@@ -181,12 +193,7 @@ def run_worker(
         warehouse = open_clickhouse(settings.clickhouse_dsn)
         migrate(warehouse)
     app, _ = create_app(settings, policy=policy, roles=roles, warehouse=warehouse)
-    # What start-up built (modules, compiled templates, the policy) lives as long as the worker:
-    # frozen, the collector stops re-scanning it; and a young generation of 10k objects instead of
-    # 700 lets a batch's short-lived records die before a collection. Measured in
-    # bench/ingest_profile.py: Alertmanager batches +20 % (GC was a quarter of that workload).
-    gc.freeze()
-    gc.set_threshold(10_000, 10, 10)
+    tune_collector()
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     # At warning level Faust's terminal spinner sets the root logger to DEBUG so it can spin on every
     # record: every send and fetch then builds a log record nobody prints (~30 µs a message).

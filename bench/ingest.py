@@ -112,10 +112,14 @@ def child(
     if mode == "noop":
         app = _noop_app(settings, broker, expected_messages, marks, finish)
     else:
+        from forewarn.streams.app import tune_collector
+
         app = _forewarn_app(settings, broker, expected_events, marks, finish)
+        tune_collector()  # as run_worker does once the app is built
     import faust
 
     worker = faust.Worker(app, loglevel="error", quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # both as run_worker starts ours: the spinner turns every debug() call into a record
     profile = os.environ.get("FOREWARN_BENCH_PROFILE")
     if profile:  # where a child's time goes: FOREWARN_BENCH_PROFILE=/tmp/p python bench/ingest.py
         import cProfile

@@ -3,7 +3,7 @@
 ``bench/ingest.py`` measures the whole worker against a broker, where Faust, the Kafka client
 and a shared machine add noise of the same size as the code being tuned. This feeds the same
 kind of RawSignal bytes straight through the real stage objects (``Ingest.normalize_batch``
-in batches of 2000, the captured ``signals`` records into ``Detect.on_signals`` in batches of
+in batches of ``ingest.BATCH``, the captured ``signals`` records into ``Detect.on_signals`` in batches of
 500), with topics that only collect what is sent and a dict for the detection table, so the
 time measured is forewarn's: decode, normalise, group, SignalBatch encode/decode, windows,
 state load/dump.

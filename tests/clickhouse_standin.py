@@ -53,23 +53,20 @@ def _insert(warehouse: Warehouse, statement: bytes, data: bytes) -> None:
 
 async def handle(request: web.Request) -> web.Response:
     warehouse = request.app[WAREHOUSE]
-    if request.content_type == "multipart/form-data":
-        return await answer(warehouse, request, *await read_query(request))
-    query = request.query.get("query", "").encode()
-    body = await request.read()
-    try:
-        if not query and body.lstrip()[:6].upper() == b"INSERT":
-            statement, _, data = body.partition(b"\n")
-            await asyncio.to_thread(_insert, warehouse, statement, data)
-            return web.Response(text="")
-        if query.lstrip()[:6].upper() == b"INSERT" and body:
-            await asyncio.to_thread(_insert, warehouse, query, body)
-            return web.Response(text="")
-    except WarehouseError as exc:
-        return failed(exc)
-    sql = "\n".join(p for p in (query.decode(), body.decode()) if p.strip())
-    params = {k[len("param_") :]: WireValue(v) for k, v in request.query.items() if k.startswith("param_")}
-    return await answer(warehouse, request, sql, params)
+    if request.content_type != "multipart/form-data":  # a form body is a query with its parameters
+        query = request.query.get("query", "").encode()
+        body = await request.read()
+        try:
+            if not query and body.lstrip()[:6].upper() == b"INSERT":
+                statement, _, data = body.partition(b"\n")
+                await asyncio.to_thread(_insert, warehouse, statement, data)
+                return web.Response(text="")
+            if query.lstrip()[:6].upper() == b"INSERT" and body:
+                await asyncio.to_thread(_insert, warehouse, query, body)
+                return web.Response(text="")
+        except WarehouseError as exc:
+            return failed(exc)
+    return await answer(warehouse, request, *await read_query(request))
 
 
 async def answer(warehouse: Warehouse, request: web.Request, sql: str, params: dict[str, WireValue]) -> web.Response:

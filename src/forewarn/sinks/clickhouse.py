@@ -297,18 +297,13 @@ class AuditStore:
             return Stored()
         with self._warehouse.exclusive() as warehouse:
             unique = {r.audit_id: r for r in reversed(records)}
-            stored = warehouse.query(
-                f"SELECT DISTINCT audit_id FROM {self._audit_table} "
-                "WHERE recorded_at BETWEEN fromUnixTimestamp64Milli({since:Int64}, 'UTC') "
-                "AND fromUnixTimestamp64Milli({until:Int64}, 'UTC') "
-                f"AND audit_id IN {StringList.in_set('ids')}",
-                {
-                    "since": _epoch_ms(min(r.recorded_at for r in records) - self._horizon),
-                    "until": _epoch_ms(max(r.recorded_at for r in records) + self._horizon),
-                    "ids": StringList(unique),
-                },
+            stored = self._stored_ids(
+                warehouse,
+                unique,
+                _epoch_ms(min(r.recorded_at for r in records)),
+                _epoch_ms(max(r.recorded_at for r in records)),
             )
-            for (audit_id,) in stored:
+            for audit_id in stored:
                 unique.pop(audit_id, None)
             fresh = [r for r in records if unique.get(r.audit_id) is r]
             warehouse.insert(self._audit_table, _columns(fresh, AUDIT_COLUMNS), AUDIT_COLUMNS, column_oriented=True)
@@ -338,18 +333,7 @@ class AuditStore:
             ]
             if suspects:
                 suspect_ms = [batch.recorded_ms(first[audit_id]) for audit_id in suspects]
-                stored = warehouse.query(
-                    f"SELECT DISTINCT audit_id FROM {self._audit_table} "
-                    "WHERE recorded_at BETWEEN fromUnixTimestamp64Milli({since:Int64}, 'UTC') "
-                    "AND fromUnixTimestamp64Milli({until:Int64}, 'UTC') "
-                    f"AND audit_id IN {StringList.in_set('ids')}",
-                    {
-                        "since": min(suspect_ms) - self._horizon // _MILLISECOND,
-                        "until": max(suspect_ms) + self._horizon // _MILLISECOND,
-                        "ids": StringList(suspects),
-                    },
-                )
-                for (audit_id,) in stored:
+                for audit_id in self._stored_ids(warehouse, suspects, min(suspect_ms), max(suspect_ms)):
                     first.pop(audit_id, None)
             if plan and plan.claims:
                 rows = [[batch.topic, p, m.revision, m.through, m.writer] for p, m in plan.claims]
@@ -365,6 +349,19 @@ class AuditStore:
                     settings=AVRO_INSERT_SETTINGS,
                 )
         return Stored(audit=len(first), skipped=len(batch) - len(first))
+
+    def _stored_ids(self, warehouse: Warehouse, ids: Iterable[str], earliest_ms: int, latest_ms: int) -> list[str]:
+        """Which of ``ids`` are stored already, among rows recorded within the replay horizon of
+        the records' times (epoch ms)."""
+        horizon_ms = self._horizon // _MILLISECOND
+        rows = warehouse.query(
+            f"SELECT DISTINCT audit_id FROM {self._audit_table} "
+            "WHERE recorded_at BETWEEN fromUnixTimestamp64Milli({since:Int64}, 'UTC') "
+            "AND fromUnixTimestamp64Milli({until:Int64}, 'UTC') "
+            f"AND audit_id IN {StringList.in_set('ids')}",
+            {"since": earliest_ms - horizon_ms, "until": latest_ms + horizon_ms, "ids": StringList(ids)},
+        )
+        return [audit_id for (audit_id,) in rows]
 
     def _marks(self, warehouse: Warehouse, topic: str, through: dict[int, int]) -> dict[int, Mark]:
         """The latest stored claim of each of ``through``'s partitions that has one."""

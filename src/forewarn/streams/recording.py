@@ -65,24 +65,19 @@ async def record_audit(ctx: StreamContext, store: AuditStore, events: Sequence[A
     """
     topic = events[0].message.topic if events else ""
     batch = AvroAudit(topic=topic)
-    add, refused = batch.add, []
+    add = batch.add
+    undecodable: set[int] = set()
     for event in events:
         message = event.message
-        if message.topic != topic or not add(message.value, message.partition, message.offset):
-            refused.append(event)
-    kept: list[Any] = list(events)
-    if refused:  # rare: decoded one by one, in event order with the rest
-        batch, kept = AvroAudit(topic=topic), []
-        for event in events:
-            message = event.message
-            partition, offset = (message.partition, message.offset) if message.topic == topic else (-1, -1)
-            if batch.add(message.value, partition, offset):
-                kept.append(event)
-                continue
-            record = await ctx.decoded(message, AuditRecord, "audit")
-            if record is not None:
-                batch.add(encode(record), partition, offset)
-                kept.append(event)
+        partition, offset = (message.partition, message.offset) if message.topic == topic else (-1, -1)
+        if add(message.value, partition, offset):
+            continue
+        record = await ctx.decoded(message, AuditRecord, "audit")  # rare: the full decoder's verdict
+        if record is None:
+            undecodable.add(id(event))
+        else:
+            add(encode(record), partition, offset)
+    kept = [event for event in events if id(event) not in undecodable] if undecodable else events
     if not batch:
         return
     try:

@@ -4,9 +4,9 @@ chdb lets one process open the embedded store, and while a worker runs the audit
 process is the worker. Analysts' tools already speak ClickHouse over HTTP, so the worker
 answers the same protocol on its web port: the query in the URL (``?query=``) and/or the
 POST body (joined by a newline, as ClickHouse does) or a form body's fields, ``FORMAT`` or
-``default_format``, and ``param_<name>`` for ``{name:Type}`` placeholders. ``clickhouse_connect.get_client(host=…,
-port=<web port>)`` and ``curl`` work unchanged; anything but a read is refused with
-ClickHouse's own READONLY error code.
+``default_format``, and ``param_<name>`` for ``{name:Type}`` placeholders.
+``clickhouse_connect.get_client(host=…, port=<web port>)`` and ``curl`` work unchanged;
+anything but a read is refused with ClickHouse's own READONLY error code.
 """
 
 from __future__ import annotations

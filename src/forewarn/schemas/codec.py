@@ -2,8 +2,8 @@
 
 A record is ``0x00`` + the 4-byte big-endian schema id from ``schemas/registry.json`` + the
 Avro body, so consumers outside forewarn (or a Schema Registry later) read it without us.
-Every schema is parsed once, on first use; the hot path is one dict lookup, one fastavro call
-and one pydantic validation.
+Every schema is parsed once, on first use; decoding is one dict lookup, one fastavro call and
+one pydantic validation; encoding one call of the schema's compiled writer (``avro_writer``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from pydantic import BaseModel, ValidationError
 
+from forewarn.schemas.avro_writer import Writer, compile_writer
 from forewarn.schemas.models import MODELS, Record
 
 __all__ = [
@@ -70,6 +71,8 @@ class _Entry:
     #: For an old version (``history`` in registry.json): today's schema, which the body is
     #: resolved into (fields added since take their defaults). None for the current version.
     reader: dict[str, Any] | None = None
+    #: The compiled writer of a current version (``avro_writer``); None: fastavro writes it.
+    writer: Writer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +127,8 @@ def _load(directory: Path) -> _Registry:
                 f"{directory / 'registry.json'}: {name} is listed twice; an old version belongs under history"
             )
         _collect_definitions(raw, "", definitions)
-        entry = _Entry(sid, name, model, parsed, bytes([MAGIC]) + sid.to_bytes(4, "big"), _nests(model))
+        header = bytes([MAGIC]) + sid.to_bytes(4, "big")
+        entry = _Entry(sid, name, model, parsed, header, _nests(model), writer=compile_writer(parsed, header))
         by_id[sid] = by_model[model] = entry
     _load_history(directory, listing.get("history", []), named, by_id, by_model)
     return _Registry(by_id, by_model, definitions)
@@ -190,6 +194,8 @@ def _entry(model: type[Record]) -> _Entry:
 def encode(record: Record) -> bytes:
     """Bytes for Kafka: ``0x00``, the schema id, the Avro body."""
     entry = _entry(type(record))
+    if entry.writer is not None:
+        return entry.writer(record)
     # Validated models already hold what fastavro wants: enums are str, datetimes are aware.
     # A flat record's own __dict__ is a mapping fastavro reads without a copy.
     datum = record.model_dump() if entry.needs_dump else record.__dict__

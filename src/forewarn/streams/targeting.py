@@ -57,7 +57,7 @@ from forewarn.processors.target import (
     row_of_fields,
     unreachable_channels,
 )
-from forewarn.publish import producer_config
+from forewarn.publish import DeliveryErrors, reporting_producer
 from forewarn.schemas.codec import decode, encode
 from forewarn.schemas.models import (
     Channel,
@@ -136,19 +136,15 @@ class AcknowledgedSends:
         self.settings = settings
         self.names = TopicNames(settings.topic_prefix)
         self._producer: Producer | None = None
-        self._errors: list[str] = []
-
-    def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self._errors.append(f"{msg.topic()}: {err}")
+        self._errors = DeliveryErrors()
 
     def send(self, short_topic: str, key: bytes, record: Record) -> None:
         if self._producer is None:
-            self._producer = Producer(producer_config(self.settings))
+            self._producer = reporting_producer(self.settings, self._errors)
         value = encode(record)
         while True:
             try:
-                self._producer.produce(self.names(short_topic), value, key, on_delivery=self._on_delivery)
+                self._producer.produce(self.names(short_topic), value, key)
                 return
             except BufferError:
                 self._producer.poll(0.05)  # local queue full: let deliveries drain
@@ -157,8 +153,8 @@ class AcknowledgedSends:
         if self._producer is None:
             return
         remaining = await asyncio.to_thread(self._producer.flush, timeout_s)
-        if remaining or self._errors:
-            errors, self._errors = self._errors, []
+        errors = self._errors.take()
+        if remaining or errors:
             raise KafkaException(f"{remaining} records unacknowledged after {timeout_s}s; errors: {errors[:3]}")
 
 

@@ -83,7 +83,7 @@ def _millis(value: Any) -> int:
 
 def _fields(value: Any) -> Any:
     """A nested record's mapping: the dict fastavro would get, or the model's own attributes."""
-    return value if type(value) is dict else value.__dict__
+    return value if isinstance(value, dict) else value.__dict__
 
 
 def _enum_index(symbols: dict[str, bytes], name: str) -> Callable[[Any], bytes]:

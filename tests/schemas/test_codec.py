@@ -41,12 +41,13 @@ from forewarn.schemas import (
     parsed_schema,
     schema_id,
 )
-from forewarn.schemas.codec import schema_dir
+from forewarn.schemas.codec import decode_one_of, schema_dir
 from forewarn.schemas.models import (
     INT32_MAX,
     INT32_MIN,
     INT64_MAX,
     INT64_MIN,
+    DedupSweep,
     FactKind,
     InternalFact,
     OperatorCommand,
@@ -546,6 +547,22 @@ def test_another_record_type_is_wrong_type() -> None:
     assert error.error_type == "wrong_type"
     assert error.reason == ("schema id 22 is io.forewarn.Incident, expected io.forewarn.ObservabilityEvent (id 2)")
     assert decode_any(encode(INCIDENT)) == INCIDENT
+
+
+def test_a_topic_carrying_several_contracts_takes_each_and_names_them_all_when_refusing() -> None:
+    sweep = DedupSweep(dedup_key="srv01/mysql", reason="resolved", last_used_at=AT, swept_at=AT)
+    takes = (ObservabilityEvent, DedupSweep)
+    assert decode_one_of(encode(sweep), takes) == sweep
+    with pytest.raises(DecodeError) as caught:
+        decode_one_of(encode(INCIDENT), takes)
+    assert caught.value.error_type == "wrong_type"
+    assert caught.value.reason == (
+        "schema id 22 is io.forewarn.Incident, expected io.forewarn.ObservabilityEvent (id 2) "
+        "or io.forewarn.DedupSweep (id 26)"
+    )
+    with pytest.raises(DecodeError) as caught:
+        decode_one_of(encode(sweep)[:-3], takes)
+    assert caught.value.error_type == "undecodable"
 
 
 def test_a_value_the_contract_parses_but_the_model_rejects_is_invalid() -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "avro_schema_json",
     "decode",
     "decode_any",
+    "decode_one_of",
     "encode",
     "parsed_schema",
     "schema_id",
@@ -228,6 +229,16 @@ def decode(data: bytes, model: type[T]) -> T:
             "wrong_type",
         )
     return _validate(model, _read_body(data, entry), entry)
+
+
+def decode_one_of(data: bytes, models: tuple[type[Record], ...]) -> Record:
+    """The record in ``data``, which must be one of ``models``: for a topic carrying several
+    contracts, so anything else is still a ``wrong_type`` that names what the topic takes."""
+    entry = _framed_entry(data)
+    if entry.model not in models:
+        expected = " or ".join(f"{e.name} (id {e.schema_id})" for e in map(_entry, models))
+        raise DecodeError(f"schema id {entry.schema_id} is {entry.name}, expected {expected}", "wrong_type")
+    return _validate(entry.model, _read_body(data, entry), entry)
 
 
 def decode_any(data: bytes) -> Record:

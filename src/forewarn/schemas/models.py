@@ -392,6 +392,13 @@ class InternalFact(Record):
     approval: Approval | None = None
 
 
+class DedupSweep(Record):
+    dedup_key: str
+    reason: str
+    last_used_at: UtcDatetime | None = None
+    swept_at: UtcDatetime
+
+
 #: Avro full name -> model, for the codec and the drift test.
 MODELS: dict[str, type[Record]] = {
     f"io.forewarn.{m.__name__}": m
@@ -411,5 +418,6 @@ MODELS: dict[str, type[Record]] = {
         OperatorCommand,
         ImpactBreakdown,
         InternalFact,
+        DedupSweep,
     )
 }

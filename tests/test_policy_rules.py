@@ -122,3 +122,13 @@ rules:
     assert rules.thresholds("api", policy.service("api").plans).slo_pct == 99.9
     assert rules.thresholds("search", policy.service("search").plans).slo_pct == 99.95  # serves every plan
     assert rules.thresholds("ledger", []).slo_pct == 99.0  # its own wins
+
+
+def test_dedup_retention_reads_durations_and_refuses_a_grace_past_idle_max(tmp_path: Path) -> None:
+    rules = load_policy(write(tmp_path, "rules:\n  dedup:\n    resolved_grace: 2h\n    idle_max: 14d\n")).rules
+    assert (rules.dedup.resolved_grace, rules.dedup.idle_max) == (timedelta(hours=2), timedelta(days=14))
+    assert rules.dedup.sweep_every == timedelta(minutes=15)  # not written: the default
+    assert RulesPolicy().dedup.resolved_grace == timedelta(hours=24)
+    assert RulesPolicy().dedup.idle_max == timedelta(days=30)
+    with pytest.raises(PolicyError, match=r"line 2: rules\.dedup: Value error, resolved_grace"):
+        load_policy(write(tmp_path, "rules:\n  dedup:\n    resolved_grace: 31d\n"))

@@ -68,6 +68,38 @@ class MaintenanceRules(BaseModel):
     tick: PositiveDuration = timedelta(minutes=1)
 
 
+class DedupRules(BaseModel):
+    """How long the dedup stage remembers which incident a PagerDuty ``dedup_key`` names.
+
+    PagerDuty redelivers, and an acknowledge or resolve can come long after its trigger, so a
+    route is kept while its incident may still hear from PagerDuty and for a while after the
+    resolve: forgotten too soon, a late key-only resolve is dead-lettered instead of placed.
+    Kept forever, the table grows by one entry per key. Times are the stage's wall clock (when
+    it last used the route), not PagerDuty's: a key-only event carries no time of its own.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: A resolved route unused this long is forgotten (late or duplicate resolves and acks
+    #: within it are still placed; each use starts it again).
+    resolved_grace: PositiveDuration = timedelta(hours=24)
+    #: Any route unused this long is forgotten, resolved or not: PagerDuty auto-resolves or
+    #: nobody resolved it, and nothing is coming for it any more.
+    idle_max: PositiveDuration = timedelta(days=30)
+    #: How often each worker looks through its partitions of the table for routes to forget; a
+    #: route may outlive its time by this much.
+    sweep_every: PositiveDuration = timedelta(minutes=15)
+
+    @model_validator(mode="after")
+    def _grace_within_idle(self) -> DedupRules:
+        if self.resolved_grace > self.idle_max:
+            raise ValueError(
+                f"resolved_grace ({self.resolved_grace}) must not exceed idle_max ({self.idle_max}):"
+                " a resolved route unused for idle_max goes anyway"
+            )
+        return self
+
+
 class RulesPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -98,6 +130,7 @@ class RulesPolicy(BaseModel):
     #: The availability each plan promises (percent), e.g. ``{enterprise: 99.95, pro: 99.9}``.
     plan_slo_pct: dict[str, Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=dict)
     maintenance: MaintenanceRules = Field(default_factory=MaintenanceRules)
+    dedup: DedupRules = Field(default_factory=DedupRules)
 
     @model_validator(mode="after")
     def _windows_tile(self) -> RulesPolicy:

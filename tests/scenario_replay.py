@@ -51,7 +51,8 @@ def pure_replay(paths: Iterable[Path], policy: Policy) -> list[Incident]:
             for event in events:
                 placed: ObservabilityEvent | None = event
                 if keyed_by_dedup(event):
-                    routed = route(event, routes.get(event.source_ref))
+                    # a replay runs faster than any grace: no route is forgotten in it
+                    routed = route(event, routes.get(event.source_ref), event.received_at)
                     if routed.record is not None:
                         routes[event.source_ref] = routed.record
                     placed = routed.event

@@ -40,7 +40,8 @@ class TopicSpec:
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("raw", "io.forewarn.RawSignal", max_message_bytes=OVERSIZE_HEADROOM_BYTES),
     TopicSpec("events", "io.forewarn.ObservabilityEvent"),
-    TopicSpec("dedup", "io.forewarn.ObservabilityEvent"),  # PagerDuty events by dedup key, before signals
+    # PagerDuty events by dedup key, before signals; also the sweep's io.forewarn.DedupSweep requests
+    TopicSpec("dedup", "io.forewarn.ObservabilityEvent"),
     TopicSpec("signals", "io.forewarn.SignalBatch"),
     TopicSpec("operator", "io.forewarn.OperatorCommand"),
     TopicSpec("control", "io.forewarn.OperatorCommand"),

@@ -12,7 +12,7 @@ from forewarn.config import Settings
 from forewarn.policy import Policy
 from forewarn.processors.audit import AuditTrail
 from forewarn.processors.deadletter import Origin, dead_letter
-from forewarn.schemas.codec import DecodeError, decode, encode
+from forewarn.schemas.codec import DecodeError, decode, decode_one_of, encode
 from forewarn.schemas.models import AuditRecord, Record
 from forewarn.streams.topics import Topics
 
@@ -53,6 +53,14 @@ class StreamContext:
         """The record, or None after dead-lettering what could not be decoded."""
         try:
             return decode(message.value, model)
+        except DecodeError as exc:
+            await self.reject(message, stage, exc.error_type, exc.reason)
+            return None
+
+    async def decoded_one_of(self, message: Any, models: tuple[type[Record], ...], stage: str) -> Record | None:
+        """For a topic carrying several contracts: the record, or None after dead-lettering."""
+        try:
+            return decode_one_of(message.value, models)
         except DecodeError as exc:
             await self.reject(message, stage, exc.error_type, exc.reason)
             return None

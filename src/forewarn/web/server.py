@@ -39,7 +39,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format: what ops scrape to see dead letters pile up."""
+    """Prometheus text format: what ops scrape to see dead letters pile up, and that the dedup
+    table stays bounded (the routes this worker holds, and how many it forgot)."""
     ctx = request.app[CONTEXT]
     lines = [
         "# HELP forewarn_dead_letters_total Records sent to the dead-letter topic, by stage and reason.",
@@ -47,6 +48,20 @@ async def metrics(request: web.Request) -> web.Response:
     ]
     for (stage, error_type), n in sorted(ctx.stages.ctx.dead_letters.items()):
         lines.append(f'forewarn_dead_letters_total{{stage="{stage}",error_type="{error_type}"}} {n}')
+    dedup = getattr(ctx.stages, "dedup", None)
+    if dedup is not None:
+        lines += [
+            "# HELP forewarn_dedup_routes PagerDuty dedup routes in this worker's partitions at the last sweep.",
+            "# TYPE forewarn_dedup_routes gauge",
+            f"forewarn_dedup_routes {dedup.held}",
+            "# HELP forewarn_dedup_sweeps_total Sweeps of the dedup-routes table run by this worker.",
+            "# TYPE forewarn_dedup_sweeps_total counter",
+            f"forewarn_dedup_sweeps_total {dedup.sweeps}",
+            "# HELP forewarn_dedup_routes_pruned_total Stale dedup routes forgotten, by rule (resolved, idle).",
+            "# TYPE forewarn_dedup_routes_pruned_total counter",
+        ]
+        for reason, n in sorted(dedup.pruned.items()):
+            lines.append(f'forewarn_dedup_routes_pruned_total{{reason="{reason}"}} {n}')
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 

@@ -264,8 +264,11 @@ def read_topic(settings: Settings, short_topic: str, timeout_s: float = 30.0) ->
     All or nothing: a partition that does not reach its high watermark in time raises, because
     a silently partial read would make a listing, a report or a test wrong without saying so.
     """
-    names = TopicNames(settings.topic_prefix)
-    topic = names(short_topic)
+    return read_full_topic(settings, TopicNames(settings.topic_prefix)(short_topic), timeout_s)
+
+
+def read_full_topic(settings: Settings, topic: str, timeout_s: float = 30.0) -> list[Any]:
+    """``read_topic`` for a topic named in full, e.g. a Faust table's changelog."""
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka,

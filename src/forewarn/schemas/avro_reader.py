@@ -18,19 +18,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from forewarn.schemas.avro_compile import CACHE_MAX, SchemaCompiler, Unsupported
+
 __all__ = ["Reader", "compile_reader"]
 
 #: ``read(data, position)`` -> (the record as fastavro returns it, the position after it).
 Reader = Callable[[bytes, int], tuple[dict[str, Any], int]]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
-_CACHE_MAX = 4096
 _times: dict[int, datetime] = {}
-
-
-class Unsupported(Exception):
-    """A schema construct this compiler does not handle: fastavro reads that schema."""
 
 
 class Malformed(ValueError):
@@ -56,29 +52,22 @@ def _timestamp(millis: int) -> datetime:
     """fastavro's ``read_timestamp_millis`` (epoch + timedelta), cached: batches repeat times."""
     found = _times.get(millis)
     if found is None:
-        if len(_times) >= _CACHE_MAX:
+        if len(_times) >= CACHE_MAX:
             _times.clear()
         found = _times[millis] = _EPOCH + timedelta(microseconds=millis * 1000)
     return found
 
 
-class _Compiler:
+class _Compiler(SchemaCompiler):
     def __init__(self, named: dict[str, Any]) -> None:
-        self.named = named
-        self.lines: list[str] = []
-        self.env: dict[str, Any] = {
+        env = {
             "_varint": _varint,
             "_timestamp": _timestamp,
             "_Malformed": Malformed,
             "_double": struct.Struct("<d").unpack_from,
             "_float": struct.Struct("<f").unpack_from,
         }
-        self.records: dict[str, str] = {}
-        self.counter = 0
-
-    def fresh(self, stem: str) -> str:
-        self.counter += 1
-        return f"{stem}{self.counter}"
+        super().__init__(named, env)
 
     def record(self, schema: dict[str, Any]) -> str:
         """The name of the function reading this record: ``f(data, p) -> (dict, p)``."""
@@ -106,49 +95,34 @@ class _Compiler:
             f"    {var}, p = _varint(data, p)",
         ]
 
-    def value(self, schema: Any, var: str) -> list[str]:
-        """Statements reading a ``schema`` value into ``var`` and advancing ``p``."""
-        if isinstance(schema, str):
-            if schema in _PRIMITIVES:
-                return self.primitive(schema, var)
-            if schema not in self.named:
-                raise Unsupported(f"unknown named type {schema}")
-            return self.value(self.named[schema], var)
-        if isinstance(schema, list):
-            return self.union(schema, var)
-        kind = schema.get("type")
-        logical = schema.get("logicalType")
-        if logical is not None:
-            if logical == "timestamp-millis" and kind == "long":
-                return [*self.long(var), f"{var} = _timestamp({var})"]
-            raise Unsupported(f"logical type {logical}")
-        if kind in _PRIMITIVES:
-            return self.primitive(kind, var)
-        if kind == "record":
-            return [f"{var}, p = {self.record(schema)}(data, p)"]
-        if kind == "enum":
-            symbols = self.fresh("_symbols")
-            self.env[symbols] = tuple(schema["symbols"])
-            index = self.fresh("x")
-            return [
-                *self.long(index),
-                f"if {index} < 0:",
-                "    raise _Malformed('enum index')",
-                f"{var} = {symbols}[{index}]",
-            ]
-        if kind in ("array", "map"):
-            return self.blocks(schema, kind, var)
-        raise Unsupported(f"type {kind}")
+    def record_call(self, fn: str, var: str) -> list[str]:
+        return [f"{var}, p = {fn}(data, p)"]
 
-    def blocks(self, schema: dict[str, Any], kind: str, var: str) -> list[str]:
+    def timestamp(self, var: str) -> list[str]:
+        return [*self.long(var), f"{var} = _timestamp({var})"]
+
+    def enum(self, schema: dict[str, Any], var: str) -> list[str]:
+        symbols, index = self.fresh("_symbols"), self.fresh("x")
+        self.env[symbols] = tuple(schema["symbols"])
+        return [
+            *self.long(index),
+            f"if {index} < 0:",
+            "    raise _Malformed('enum index')",
+            f"{var} = {symbols}[{index}]",
+        ]
+
+    def array(self, items: Any, var: str) -> list[str]:
+        item = self.fresh("i")
+        return self.blocks(f"{var} = []", [*self.value(items, item), f"{var}.append({item})"])
+
+    def map(self, values: Any, var: str) -> list[str]:
+        key, item = self.fresh("k"), self.fresh("i")
+        body = [*self.primitive("string", key), *self.value(values, item), f"{var}[{key}] = {item}"]
+        return self.blocks(f"{var} = {{}}", body)
+
+    def blocks(self, start: str, body: list[str]) -> list[str]:
         """Arrays and maps: blocks of items, a negative count followed by the block's byte size."""
-        count, item, key, size = self.fresh("c"), self.fresh("i"), self.fresh("k"), self.fresh("s")
-        if kind == "array":
-            body = [*self.value(schema["items"], item), f"{var}.append({item})"]
-            start = f"{var} = []"
-        else:
-            body = [*self.primitive("string", key), *self.value(schema["values"], item), f"{var}[{key}] = {item}"]
-            start = f"{var} = {{}}"
+        count, size = self.fresh("c"), self.fresh("s")
         return [
             start,
             "while True:",
@@ -188,11 +162,7 @@ class _Compiler:
             f"p += {size}",
         ]
 
-    def union(self, branches: list[Any], var: str) -> list[str]:
-        if len(branches) != 2 or branches.count("null") != 1:
-            raise Unsupported("a union other than null and one type")
-        null_at = branches.index("null")
-        other = branches[1 - null_at]
+    def union(self, null_at: int, other: Any, var: str) -> list[str]:
         index = self.fresh("u")
         return [
             *self.long(index),

@@ -22,22 +22,18 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from forewarn.schemas.avro_compile import CACHE_MAX, SchemaCompiler, Unsupported
+
 __all__ = ["Writer", "compile_writer"]
 
 Writer = Callable[[Any], bytes]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 #: Zig-zag varints of -64..63 are one byte; lengths and enum indexes mostly are.
 _SMALL = [bytes([((n << 1) ^ (n >> 63)) & 0xFF]) for n in range(-64, 64)]
 #: Timestamps and ids repeat within a batch (every command of a chunk shares ``created_at``).
-_CACHE_MAX = 4096
 _long_cache: dict[int, bytes] = {}
 _millis_cache: dict[datetime, bytes] = {}
-
-
-class Unsupported(Exception):
-    """A schema construct this compiler does not handle: fastavro writes that schema."""
 
 
 def _long(n: int) -> bytes:
@@ -53,7 +49,7 @@ def _long(n: int) -> bytes:
         z >>= 7
     out.append(z)
     found = bytes(out)
-    if len(_long_cache) >= _CACHE_MAX:
+    if len(_long_cache) >= CACHE_MAX:
         _long_cache.clear()
     _long_cache[n] = found
     return found
@@ -64,7 +60,7 @@ def _timestamp(value: Any) -> bytes:
     if type(value) is datetime and value.tzinfo is not None:
         found = _millis_cache.get(value)
         if found is None:
-            if len(_millis_cache) >= _CACHE_MAX:
+            if len(_millis_cache) >= CACHE_MAX:
                 _millis_cache.clear()
             found = _millis_cache[value] = _long(_millis(value))
         return found
@@ -99,11 +95,9 @@ def _enum_index(symbols: dict[str, bytes], name: str) -> Callable[[Any], bytes]:
     return index
 
 
-class _Compiler:
+class _Compiler(SchemaCompiler):
     def __init__(self, named: dict[str, Any]) -> None:
-        self.named = named
-        self.lines: list[str] = []
-        self.env: dict[str, Any] = {
+        env = {
             "_long": _long,
             "_timestamp": _timestamp,
             "_lengths": [_long(n) for n in range(64)],
@@ -111,12 +105,7 @@ class _Compiler:
             "_pack_d": struct.Struct("<d").pack,
             "_pack_f": struct.Struct("<f").pack,
         }
-        self.records: dict[str, str] = {}  # full name -> function name
-        self.counter = 0
-
-    def fresh(self, stem: str) -> str:
-        self.counter += 1
-        return f"{stem}{self.counter}"
+        super().__init__(named, env)
 
     def record(self, schema: dict[str, Any]) -> str:
         """The name of the function writing this record into ``a`` (an append)."""
@@ -142,54 +131,41 @@ class _Compiler:
         self.lines.append("")
         return fn
 
-    def value(self, schema: Any, var: str) -> list[str]:
-        """Statements appending the encoding of ``var`` (of type ``schema``) to ``a``."""
-        if isinstance(schema, str):
-            if schema in _PRIMITIVES:
-                return self.primitive(schema, var)
-            if schema not in self.named:
-                raise Unsupported(f"unknown named type {schema}")
-            return self.value(self.named[schema], var)
-        if isinstance(schema, list):
-            return self.union(schema, var)
-        kind = schema.get("type")
-        logical = schema.get("logicalType")
-        if logical is not None:
-            if logical == "timestamp-millis" and kind == "long":
-                return [f"a(_timestamp({var}))"]
-            raise Unsupported(f"logical type {logical}")
-        if kind in _PRIMITIVES:
-            return self.primitive(kind, var)
-        if kind == "record":
-            return [f"{self.record(schema)}(_fields({var}), a)"]
-        if kind == "enum":
-            # A str-valued member whose name is its value finds its symbol's entry (same hash, equal str).
-            table, index = self.fresh("_symbols"), self.fresh("_enum")
-            symbols = self.env[table] = {symbol: _long(i) for i, symbol in enumerate(schema["symbols"])}
-            self.env[index] = _enum_index(symbols, schema["name"])
-            return [f"a({table}.get({var}) or {index}({var}))"]
-        if kind == "array":
-            item = self.fresh("i")
-            return [
-                f"if len({var}):",
-                f"    a(_long(len({var})))",
-                f"    for {item} in {var}:",
-                *("        " + line for line in self.value(schema["items"], item)),
-                "a(b'\\x00')",
-            ]
-        if kind == "map":
-            key, item, raw = self.fresh("k"), self.fresh("i"), self.fresh("b")
-            return [
-                f"if len({var}):",
-                f"    a(_long(len({var})))",
-                f"    for {key}, {item} in {var}.items():",
-                f"        {raw} = {key}.encode()",
-                f"        a(_long(len({raw})))",
-                f"        a({raw})",
-                *("        " + line for line in self.value(schema["values"], item)),
-                "a(b'\\x00')",
-            ]
-        raise Unsupported(f"type {kind}")
+    def record_call(self, fn: str, var: str) -> list[str]:
+        return [f"{fn}(_fields({var}), a)"]
+
+    def timestamp(self, var: str) -> list[str]:
+        return [f"a(_timestamp({var}))"]
+
+    def enum(self, schema: dict[str, Any], var: str) -> list[str]:
+        # A str-valued member whose name is its value finds its symbol's entry (same hash, equal str).
+        table, index = self.fresh("_symbols"), self.fresh("_enum")
+        symbols = self.env[table] = {symbol: _long(i) for i, symbol in enumerate(schema["symbols"])}
+        self.env[index] = _enum_index(symbols, schema["name"])
+        return [f"a({table}.get({var}) or {index}({var}))"]
+
+    def array(self, items: Any, var: str) -> list[str]:
+        item = self.fresh("i")
+        return [
+            f"if len({var}):",
+            f"    a(_long(len({var})))",
+            f"    for {item} in {var}:",
+            *("        " + line for line in self.value(items, item)),
+            "a(b'\\x00')",
+        ]
+
+    def map(self, values: Any, var: str) -> list[str]:
+        key, item, raw = self.fresh("k"), self.fresh("i"), self.fresh("b")
+        return [
+            f"if len({var}):",
+            f"    a(_long(len({var})))",
+            f"    for {key}, {item} in {var}.items():",
+            f"        {raw} = {key}.encode()",
+            f"        a(_long(len({raw})))",
+            f"        a({raw})",
+            *("        " + line for line in self.value(values, item)),
+            "a(b'\\x00')",
+        ]
 
     def primitive(self, kind: str, var: str) -> list[str]:
         if kind == "null":
@@ -212,11 +188,7 @@ class _Compiler:
             f"a({raw})",
         ]
 
-    def union(self, branches: list[Any], var: str) -> list[str]:
-        if len(branches) != 2 or branches.count("null") != 1:
-            raise Unsupported("a union other than null and one type")
-        null_at = branches.index("null")
-        other = branches[1 - null_at]
+    def union(self, null_at: int, other: Any, var: str) -> list[str]:
         return [
             f"if {var} is None:",
             f"    a({_long(null_at)!r})",

@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from factories import command
 from forewarn.config import Settings
 from forewarn.publish import Publisher, _watermarks
-from forewarn.schemas.models import Channel, IncidentKind, NotificationCommand, Phase, Severity
 from forewarn.streams.targeting import AcknowledgedSends
 
-COMMAND = NotificationCommand(
-    notification_id="ntf_1",
-    incident_id="inc_1",
-    incident_version=1,
-    customer_id="c-1",
-    channel=Channel.email,
-    text="We are looking into it.",
-    severity=Severity.P2,
-    kind=IncidentKind.regional_outage,
-    phase=Phase.investigating,
-    created_at=datetime(2026, 12, 2, 13, 0, tzinfo=UTC),
-)
+COMMAND = command()
 
 
 class Answers:

@@ -56,7 +56,13 @@ class Detect:
         self._windows: dict[int, tuple[bytes | None, list[Window]]] = {}
         self._clock: dict[int, int] = {}
         self._last_tick: dict[int, int] = {}
-        self.ignored: dict[str, int] = {"late_samples": 0, "invalid_samples": 0, "duplicates": 0, "suppressed": 0}
+        self.ignored: dict[str, int] = {
+            "late_samples": 0,
+            "invalid_samples": 0,
+            "duplicates": 0,
+            "suppressed": 0,
+            "unmatched_acks": 0,
+        }
         #: group key -> (due event time, the group's event time, wall time it was seen), in ms.
         self._due: dict[bytes, tuple[int, int, int]] = {}
 
@@ -188,6 +194,12 @@ class Detect:
                 outcome.invalid_samples,
                 self.ignored["late_samples"],
                 self.ignored["invalid_samples"],
+            )
+        if outcome.unmatched_acks:
+            log.warning(
+                "%d acknowledge(s) found no open incident for their service and symptom (total %d; GET /api/detection)",
+                outcome.unmatched_acks,
+                self.ignored["unmatched_acks"],
             )
         for incident in outcome.incidents:
             await ctx.send("incidents", incident.incident_id.encode(), incident)

@@ -49,13 +49,22 @@ class Ingest:
             if not keyed:
                 grouper.add(signals)
                 continue
+            # What came before goes out first: the detour is one hop longer, but an acknowledge
+            # sent ahead of its trigger's alert (held back in this batch) would reach detection
+            # before the incident it acknowledges exists.
+            grouper = self.flush(grouper)
             for event in keyed:  # its incident is found by dedup key first (streams.dedup)
                 dedup.send_soon(key=event.source_ref.encode(), value=encode(event))
             grouper.add(e for e in signals if isinstance(e, Sample) or not keyed_by_dedup(e))
+        self.flush(grouper)
+
+    def flush(self, grouper: SignalGrouper) -> SignalGrouper:
+        """Send what the grouper holds and hand back an empty one."""
         signals_topic = self.ctx.topics["signals"]
         for key, batch in grouper.batches():
             # Buffered, not awaited one by one: the producer flushes before offsets are committed.
             signals_topic.send_soon(key=key, value=encode(batch))
+        return SignalGrouper(self.graph)
 
     async def normalize(self, message: Any) -> Sequence[ObservabilityEvent | Sample]:
         """The signals in one raw message, or none after dead-lettering it with the reason."""

@@ -169,7 +169,8 @@ async def maintenance_change(request: web.Request) -> web.Response:
 
 
 async def detection_counts(request: web.Request) -> web.Response:
-    """What detection ignored on purpose (late or invalid samples, duplicates, suppressed signals)."""
+    """What detection ignored on purpose (late or invalid samples, duplicates, suppressed signals,
+    acknowledges with no open incident), so a quiet incident can be told from a lost signal."""
     stages = request.app[CONTEXT].stages
     detect, ingest = getattr(stages, "detect", None), getattr(stages, "ingest", None)
     if detect is None:

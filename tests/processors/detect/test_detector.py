@@ -108,6 +108,17 @@ def test_pagerduty_ack_identifies_and_resolve_closes() -> None:
     assert [i.acknowledged_at for i in h.published] == [None, T0 + timedelta(minutes=4), T0 + timedelta(minutes=4)]
 
 
+def test_an_acknowledge_with_no_open_incident_publishes_nothing_and_is_counted() -> None:
+    h = Harness()
+    ref = "payments|eu-west|outage"
+    assert h.feed(batch(events=[alert("acknowledged", minute=1, source="pagerduty", source_ref=ref)])) == []
+    assert h.outcomes[-1].unmatched_acks == 1
+    h.feed(batch(events=[alert(minute=2, source="pagerduty", source_ref=ref)]))
+    h.feed(batch(events=[alert("acknowledged", minute=3, source="pagerduty", source_ref=ref)]))
+    assert h.outcomes[-1].unmatched_acks == 0  # this one found its incident
+    assert [(t[2], t[3]) for t in h.timeline()] == [("opened", "investigating"), ("phase", "identified")]
+
+
 def test_an_operator_taking_the_incident_on_stamps_acknowledged_at_once() -> None:
     h = Harness()
     ref = "payments|eu-west|outage"

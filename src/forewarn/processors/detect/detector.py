@@ -215,6 +215,8 @@ class _Run(Lifecycle):
         elif event.status is SignalStatus.acknowledged:
             if track is not None:
                 self.acknowledged(track, event, at)
+            else:
+                self.outcome.unmatched_acks += 1
         else:
             self.resolved(event, at, track)
         self.clock(max(at, to_ms(event.received_at)))

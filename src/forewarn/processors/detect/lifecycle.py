@@ -33,6 +33,9 @@ class Outcome:
     invalid_samples: int = 0
     duplicates: int = 0
     suppressed: int = 0
+    #: Acknowledges that found no open incident for their service and symptom (already
+    #: resolved, or never opened here): nothing to identify, but counted rather than lost.
+    unmatched_acks: int = 0
 
     def extend(self, other: Outcome) -> Outcome:
         self.incidents += other.incidents
@@ -40,6 +43,7 @@ class Outcome:
         self.invalid_samples += other.invalid_samples
         self.duplicates += other.duplicates
         self.suppressed += other.suppressed
+        self.unmatched_acks += other.unmatched_acks
         return self
 
 

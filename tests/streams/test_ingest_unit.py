@@ -21,7 +21,7 @@ from forewarn.schemas.models import ObservabilityEvent, RawSignal, SignalBatch, 
 from forewarn.streams.context import StreamContext
 from forewarn.streams.ingest import Ingest
 
-AT = datetime.now(UTC)  # alertmanager_line stamps its alert now, and normalise checks the two agree
+AT = datetime(2027, 2, 1, 8, 0, tzinfo=UTC)
 
 
 class Topic:
@@ -54,8 +54,9 @@ class Message:
 
 
 def alertmanager(status: str = "firing") -> Message:
-    line = alertmanager_line(status)
-    return Message(RawSignal(source="alertmanager", received_at=AT, body=json.dumps(line["body"]).encode()))
+    line = alertmanager_line(status)  # stamped now, and normalise checks an alert against its arrival
+    received = datetime.fromisoformat(str(line["received_at"]))
+    return Message(RawSignal(source="alertmanager", received_at=received, body=json.dumps(line["body"]).encode()))
 
 
 def pagerduty(action: str, key: str = "payments|eu-west|outage") -> Message:

@@ -93,6 +93,7 @@ def staged(customers: int, partitions: int, digest: bool = False) -> tuple[Any, 
     from forewarn.policy import Policy
     from forewarn.processors.target import plan_targeting
     from forewarn.schemas.codec import encode
+    from forewarn.streams.changelog import MappingWrites
     from forewarn.streams.context import StreamContext
     from forewarn.streams.targeting import Targeting
 
@@ -101,14 +102,20 @@ def staged(customers: int, partitions: int, digest: bool = False) -> tuple[Any, 
     policy = Policy.model_validate({"gates": {"default": "never"}})  # as bench/fanout.py runs its workers
     clock = FixedClock() if digest else SystemClock()
     ctx = StreamContext(settings, policy, CollectingTopics(), clock)  # type: ignore[arg-type]
-    targeting = Targeting(ctx, Table(), Table())
+    customers_table = Table()
+    targeting = Targeting(ctx, customers_table, Table(), MappingWrites(customers_table))
     producer = CountingProducer(digest)
     targeting.out._producer = producer  # type: ignore[assignment]
 
     async def load() -> None:
+        batch = []
         for n, segment in enumerate(population(customers, T0)):
             key = segment.customer_id.encode()
-            await targeting.upsert_customer(Message("customers", n % partitions, key, encode(segment)))
+            batch.append(Message("customers", n % partitions, key, encode(segment)))
+            if len(batch) == 2000:
+                await targeting.upsert_customers(batch)
+                batch = []
+        await targeting.upsert_customers(batch)
 
     asyncio.run(load())
     requests = [

@@ -1,4 +1,5 @@
-"""A worker with an empty data dir recovers the customer table from its changelog (bulk restore,
+"""A worker restarted on its data dir finds the customer table there with nothing to restore, and
+a worker with an empty data dir recovers the customer table from its changelog (bulk restore,
 then Faust's own recovery for the rest) and its index holds exactly what the first worker's did:
 moves, feature changes and tombstones included."""
 
@@ -34,7 +35,7 @@ def show(settings: Settings, cid: str) -> dict[str, Any] | None:
 
 def test_cold_recovery_rebuilds_the_table_and_index_exactly(settings: Settings, tmp_path: Path) -> None:
     settings = with_web_port(settings)
-    for sub in ("first", "cold"):
+    for sub in ("first", "warm", "cold"):
         (tmp_path / sub).mkdir()
     ids = [f"c{n:03d}" for n in range(40)]
     publish_customers(
@@ -57,6 +58,14 @@ def test_cold_recovery_rebuilds_the_table_and_index_exactly(settings: Settings, 
         publisher.close()
         wait_table(settings, proc, 38)
         before = {cid: show(settings, cid) for cid in [*ids, "c099"]}
+
+    # The same data dir again: every change was written with its changelog offset, so there is
+    # nothing to restore (a persisted offset left behind would restore the whole changelog again).
+    with worker(settings, tmp_path / "warm") as proc:
+        wait_table(settings, proc, 38)
+        warm = {cid: show(settings, cid) for cid in [*ids, "c099"]}
+    assert warm == before
+    assert "bulk-restored" not in (tmp_path / "warm" / "worker.log").read_text()
 
     cold = settings.model_copy(update={"data_dir": tmp_path / "cold" / "data"})
     with worker(cold, tmp_path / "cold") as proc:

@@ -21,6 +21,7 @@ from forewarn.processors.target import plan_targeting
 from forewarn.schemas.codec import encode
 from forewarn.schemas.models import AuditRecord, Contacts, Incident, IncidentKind, Phase, Severity
 from forewarn.streams import targeting as targeting_module
+from forewarn.streams.changelog import MappingWrites
 from forewarn.streams.targeting import Targeting
 
 from .test_announce_unit import Sends
@@ -68,14 +69,15 @@ async def staged(report: bool, customers: int = 2) -> tuple[Targeting, Sends]:
     ctx = FakeContext()
     ctx.policy = POLICY
     ctx.settings = Settings(dry_run=True, report_suppressed=report, partitions=1)
-    targeting = Targeting(ctx, Table(), {})  # type: ignore[arg-type]
+    table = Table()
+    targeting = Targeting(ctx, table, {}, MappingWrites(table))  # type: ignore[arg-type]
     sends = Sends()
     targeting.out = sends  # type: ignore[assignment]
     for n in range(customers):
         # every odd customer has no e-mail address: unreachable there
         emails = [] if n % 2 else [f"ops@c{n}.example"]
         segment = customer(f"c{n}", contacts=Contacts(emails=emails, inapp_user_ids=["u1"]))
-        await targeting.upsert_customer(Message(segment.customer_id.encode(), encode(segment)))
+        await targeting.upsert_customers([Message(segment.customer_id.encode(), encode(segment))])
     return targeting, sends
 
 

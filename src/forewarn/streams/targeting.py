@@ -47,7 +47,7 @@ from forewarn.processors.draft import Draft, OtherAccounts, command_for, templat
 from forewarn.processors.public import PUBLIC, due_channels, ledger_id, public_channels, public_command
 from forewarn.processors.segment_index import Profile, SegmentIndex
 from forewarn.processors.segment_rows import RowReader
-from forewarn.processors.segments import table_entry
+from forewarn.processors.segments import TableEntry, table_entry
 from forewarn.processors.suppressed import UNREACHABLE, HeldBack, suppressed_audit, unlisted_audit
 from forewarn.processors.target import (
     active_since_s,
@@ -68,6 +68,7 @@ from forewarn.schemas.models import (
     Record,
     TargetingRequest,
 )
+from forewarn.streams.changelog import ChangelogWrites, TableWrites
 from forewarn.streams.context import StreamContext
 from forewarn.streams.review import Review
 from forewarn.topics import TopicNames
@@ -77,6 +78,9 @@ log = logging.getLogger(__name__)
 #: Customers per acknowledged batch: big enough to keep the producer busy, small enough that
 #: a crash re-sends little.
 CHUNK = 2000
+#: Customer records applied per batch (one RocksDB write and one changelog flush each), and how
+#: long a batch waits to fill: a customer's change reaches the index within that.
+CUSTOMER_BATCH, CUSTOMER_WITHIN_S = 2000, 0.2
 #: Yield to the event loop this often while rebuilding, so heartbeats keep the group alive.
 REBUILD_YIELD_EVERY = 5000
 #: ``settle_heap`` again once the index has grown by half (and at least this many customers).
@@ -159,12 +163,14 @@ class AcknowledgedSends:
 
 
 class Targeting:
-    def __init__(self, ctx: StreamContext, customers: Any, cadence: Any) -> None:
+    def __init__(self, ctx: StreamContext, customers: Any, cadence: Any, writes: TableWrites | None = None) -> None:
         self.ctx = ctx
         self.customers = customers
         self.cadence = cadence
         self.index = SegmentIndex()
         self.review = Review(ctx.settings, ctx.policy, ctx.trail)
+        #: How customer changes reach the table: its store and changelog, in batches.
+        self.writes = writes if writes is not None else ChangelogWrites(customers, ctx.settings)
         self.out = AcknowledgedSends(ctx.settings)
         self.public_out = AcknowledgedSends(ctx.settings)  # its own: one agent's flush never vouches for another's
         self.ledgers: dict[tuple[str, int], IncidentLedger] = {}
@@ -206,27 +212,39 @@ class Targeting:
 
     # ---- the customer table -------------------------------------------------------------
 
-    async def upsert_customer(self, message: Any) -> None:
-        """Apply one record of ``customers`` (Avro, JSON row, Debezium envelope or tombstone)."""
+    async def upsert_customers(self, messages: Sequence[Any]) -> None:
+        """Apply records of ``customers`` (Avro, JSON row, Debezium envelope or tombstone), in order.
+
+        Bad records are dead-lettered first; the rest change the store and the index together,
+        with no await in between, so a fan-out running meanwhile never finds a customer in the
+        index whose row is not stored yet. The changelog is acknowledged before this returns
+        (and before the events are acked).
+        """
         ctx = self.ctx
-        if message.key is None:
-            await ctx.reject(message, "customers", "invalid", "customer record without a key")
+        entries: list[tuple[int, TableEntry]] = []
+        for message in messages:
+            if message.key is None:
+                await ctx.reject(message, "customers", "invalid", "customer record without a key")
+                continue
+            try:
+                entries.append((message.partition, table_entry(message.key, message.value, _record_time(message))))
+            except Rejected as exc:
+                await ctx.reject(message, "customers", exc.error_type, exc.reason)
+        if not entries:
             return
-        try:
-            entry = table_entry(message.key, message.value, _record_time(message))
-        except Rejected as exc:
-            await ctx.reject(message, "customers", exc.error_type, exc.reason)
-            return
-        key = entry.customer_id.encode()
-        if entry.stored is None or entry.fields is None:
-            self.index.remove(message.partition, entry.customer_id)
-            if self.customers.get(key) is not None:
-                del self.customers[key]
-            return
-        self.customers[key] = entry.stored
-        self.remember(message.partition, entry.customer_id, entry.fields)
-        if len(self.index) >= self.settled * SETTLE_GROWTH + SETTLE_MIN:
-            self.settled = settle_heap(self.index)
+        writes, index = self.writes, self.index
+        for partition, entry in entries:
+            key = entry.customer_id.encode()
+            if entry.stored is None or entry.fields is None:
+                index.remove(partition, entry.customer_id)
+                writes.delete(partition, key)
+            else:
+                writes.put(partition, key, entry.stored)
+                self.remember(partition, entry.customer_id, entry.fields)
+        writes.apply()
+        if len(index) >= self.settled * SETTLE_GROWTH + SETTLE_MIN:
+            self.settled = settle_heap(index)
+        await writes.acknowledged()
 
     def remember(self, partition: int, customer_id: str, fields: Mapping[str, Any]) -> None:
         profile, last_active = row_of_fields(fields)
@@ -484,8 +502,8 @@ def register(app: faust.App, targeting: Targeting) -> None:
 
     @app.agent(topics["customers"], name="customers")
     async def customers_agent(stream: Any) -> None:
-        async for event in stream.events():
-            await targeting.upsert_customer(event.message)
+        async for events in stream.take_events(CUSTOMER_BATCH, within=CUSTOMER_WITHIN_S):
+            await targeting.upsert_customers([event.message for event in events])
 
     @app.agent(topics["targeting"], name="target")
     async def target_agent(stream: Any) -> None:

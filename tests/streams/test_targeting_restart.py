@@ -1,6 +1,7 @@
 """A worker killed in the middle of a fan-out and started again, through the real broker: every
 expected command exists exactly once by notification id (re-sends allowed, gaps not), and a
-sink delivers each id once however often it was re-sent."""
+sink delivers each id once however often it was re-sent. A worker killed while loading the
+table leaves a changelog from which a cold worker, with the rest of the topic, holds everyone."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from fanout_support import (
     publish_customers,
     records_in,
     reference,
+    table_size,
     wait_table,
     wait_targeted,
     with_web_port,
@@ -34,6 +36,7 @@ from forewarn.sinks.base import Deliverer, ProviderResult, Sink, SqliteDelivered
 pytestmark = pytest.mark.broker
 
 CUSTOMERS = 30_000
+LOAD = 20_000
 
 
 class CountingSink(Sink):
@@ -92,3 +95,31 @@ def test_kill_mid_fan_out_then_restart_loses_nothing_and_sinks_send_once(setting
     assert sorted(sink.sent) == sorted({c.notification_id for c in emails})
     assert statuses.count(DeliveryStatus.delivered) == len(sink.sent)
     assert statuses.count(DeliveryStatus.duplicate) == len(statuses) - len(sink.sent)
+
+
+def test_kill_mid_load_then_a_cold_worker_holds_every_customer(settings: Settings, tmp_path: Path) -> None:
+    settings = with_web_port(settings)
+    for sub in ("first", "cold"):
+        (tmp_path / sub).mkdir()
+    first = worker(settings, tmp_path / "first", env=SHORT_SESSION).start()
+    try:
+        wait_table(settings, first, 0)
+        publish_customers(settings, list(population(LOAD, T0)))
+
+        seen: list[int] = []
+
+        def midway() -> bool:
+            first.check()
+            seen.append(table_size(settings) or 0)
+            return seen[-1] >= LOAD // 3
+
+        wait_until(midway, 120, "a third of the table loaded", interval_s=0.05)
+    finally:
+        first.kill()
+    assert seen[-1] < LOAD, "the load finished before the kill; nothing was tested"
+
+    cold = settings.model_copy(update={"data_dir": tmp_path / "cold" / "data"})
+    with worker(cold, tmp_path / "cold", env=SHORT_SESSION) as second:
+        # the changelog up to the kill, then the customers topic from the committed offset
+        wait_table(cold, second, LOAD, timeout_s=180)
+    assert "bulk-restored" in (tmp_path / "cold" / "worker.log").read_text()

@@ -41,7 +41,7 @@ from forewarn.schemas import (
     parsed_schema,
     schema_id,
 )
-from forewarn.schemas.codec import decode_one_of, schema_dir
+from forewarn.schemas.codec import decode_fields, decode_one_of, schema_dir
 from forewarn.schemas.models import (
     INT32_MAX,
     INT32_MIN,
@@ -622,3 +622,23 @@ def test_schemas_come_from_the_packaged_copy_when_there_is_one(tmp_path: Path) -
     assert schema_dir(package) == package / "_avsc"
     with pytest.raises(FileNotFoundError, match=r"registry\.json"):
         schema_dir(tmp_path / "elsewhere" / "forewarn")
+
+
+def test_fields_read_without_the_model_are_the_model_s_and_refuse_what_decode_refuses() -> None:
+    wire = encode(INCIDENT)
+    fields = decode_fields(wire, Incident)
+    assert Incident.model_validate(fields) == INCIDENT and isinstance(fields, dict)
+    for end in range(len(wire)):  # damaged bytes: the verdict decode gives
+        with pytest.raises(DecodeError) as refused:
+            decode_fields(wire[:end], Incident)
+        assert (refused.value.error_type, refused.value.reason) == (
+            _rejects(wire[:end], Incident).error_type,
+            _rejects(wire[:end], Incident).reason,
+        )
+    with pytest.raises(DecodeError, match=r"expected io\.forewarn\.ObservabilityEvent") as other:
+        decode_fields(wire, ObservabilityEvent)
+    assert other.value.error_type == "wrong_type"
+    # an older version reads with decode, but its fields are not the current ones: refused
+    with pytest.raises(DecodeError, match=r"schema id 3 is io\.forewarn\.Incident") as old:
+        decode_fields(_old_wire(3, _before_acknowledged_at(INCIDENT)), Incident)
+    assert old.value.error_type == "wrong_type"

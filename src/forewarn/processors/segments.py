@@ -13,15 +13,13 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from io import BytesIO
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastavro import schemaless_reader
 from pydantic import ValidationError
 
 from forewarn.processors.deadletter import Rejected
-from forewarn.schemas.codec import DecodeError, decode, encode, parsed_schema, schema_id
+from forewarn.schemas.codec import DecodeError, decode, decode_fields, encode, schema_id
 from forewarn.schemas.models import CustomerSegment
 
 PLANS = frozenset({"free", "starter", "pro", "business", "enterprise"})
@@ -112,10 +110,7 @@ def read_fields(value: bytes) -> dict[str, Any]:
     """An Avro CustomerSegment as a plain dict, ~3x cheaper than the model: for millions of rows."""
     if value[:5] != SEGMENT_HEADER:
         decode(value, CustomerSegment)  # raises the precise DecodeError (not Avro, another type, ...)
-    try:
-        return cast(dict[str, Any], schemaless_reader(BytesIO(value[5:]), parsed_schema(CustomerSegment), None))
-    except Exception as exc:  # any failure to parse untrusted bytes is the same verdict
-        raise DecodeError(f"not a CustomerSegment: {type(exc).__name__}", "undecodable") from None
+    return decode_fields(value, CustomerSegment)
 
 
 def unwrap_debezium(row: Mapping[str, Any]) -> tuple[str, Mapping[str, Any] | None]:

@@ -231,6 +231,23 @@ def decode(data: bytes, model: type[T]) -> T:
     return _validate(model, _read_body(data, entry), entry)
 
 
+def decode_fields(data: bytes, model: type[Record]) -> dict[str, Any]:
+    """The fields of a ``model`` written with its current schema, as a plain dict, no model built.
+
+    For paths that read millions of rows and need only some fields (the customer table); the
+    body is read as ``decode`` reads it, so damaged bytes get the same verdict. Another type or
+    an older version of this one is a ``wrong_type``: the caller's field names are the current ones.
+    """
+    entry = _framed_entry(data)
+    expected = _entry(model)
+    if entry is not expected:
+        raise DecodeError(
+            f"schema id {entry.schema_id} is {entry.name}, expected {expected.name} (id {expected.schema_id})",
+            "wrong_type",
+        )
+    return _read_body(data, entry)
+
+
 def decode_one_of(data: bytes, models: tuple[type[Record], ...]) -> Record:
     """The record in ``data``, which must be one of ``models``: for a topic carrying several
     contracts, so anything else is still a ``wrong_type`` that names what the topic takes."""

@@ -29,7 +29,7 @@ from faust.types import TP
 
 from forewarn.config import Settings
 from forewarn.publish import producer_config
-from forewarn.streams.restore import store_batch
+from forewarn.streams.stores import store_batch, write_batch
 
 
 class TableWrites(Protocol):
@@ -91,7 +91,7 @@ class ChangelogWrites:
         """Write the batched changes to RocksDB: readers see them from here on."""
         store = self.table.data
         for partition, batch in self._batches.items():
-            store._db_for_partition(partition).write(batch)
+            write_batch(store, partition, batch)
         self._batches = {}
 
     async def acknowledged(self, timeout_s: float = 120.0) -> None:

@@ -29,7 +29,7 @@ from forewarn.processors.detect.dedup import DedupRoute, on_sweep, route, sweep_
 from forewarn.processors.detect.signals import SignalGrouper
 from forewarn.schemas.models import DedupSweep, ObservabilityEvent
 from forewarn.streams.context import StreamContext
-from forewarn.streams.targeting import partition_items
+from forewarn.streams.stores import partition_items
 
 log = logging.getLogger(__name__)
 STAGE = "dedup"

@@ -35,7 +35,7 @@ from forewarn.schemas.models import OperatorCommand, SignalBatch
 from forewarn.streams.batching import acting_for
 from forewarn.streams.context import StreamContext
 from forewarn.streams.operator import Desk
-from forewarn.streams.targeting import partition_items
+from forewarn.streams.stores import partition_items
 
 log = logging.getLogger(__name__)
 STAGE = "correlate"

@@ -14,7 +14,6 @@ wrong here is logged and left to Faust, which continues from the last batch writ
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import time
 from collections import defaultdict
@@ -25,6 +24,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from faust.types import TP
 
 from forewarn.config import Settings
+from forewarn.streams.stores import store_batch, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def restore(store: Any, topic: str, partitions: list[int], settings: Settings, b
                 if offset >= todo[part]:
                     todo.pop(part)
             for partition, batch in batches.items():
-                store._db_for_partition(partition).write(batch)
+                write_batch(store, partition, batch)
             for partition, last in offsets.items():
                 store.set_persisted_offset(TP(topic=topic, partition=partition), last)
         log.info(
@@ -139,11 +139,3 @@ def restore(store: Any, topic: str, partitions: list[int], settings: Settings, b
         return applied
     finally:
         consumer.close()
-
-
-def store_batch(store: Any) -> Any:
-    """The write-batch type of the store's RocksDB driver, as Faust's own apply uses."""
-    if store.use_rocksdict:
-        rocksdict = importlib.import_module("rocksdict")
-        return lambda: rocksdict.WriteBatch(raw_mode=True)
-    return importlib.import_module("rocksdb").WriteBatch

@@ -28,7 +28,6 @@ from typing import Any
 
 import faust
 from confluent_kafka import KafkaException, Producer
-from faust.types import TP
 
 from forewarn.config import Settings
 from forewarn.policy import CadenceRule
@@ -71,6 +70,7 @@ from forewarn.schemas.models import (
 from forewarn.streams.changelog import ChangelogWrites, TableWrites
 from forewarn.streams.context import StreamContext
 from forewarn.streams.review import Review
+from forewarn.streams.stores import partition_items
 from forewarn.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -85,22 +85,6 @@ CUSTOMER_BATCH, CUSTOMER_WITHIN_S = 2000, 0.2
 REBUILD_YIELD_EVERY = 5000
 #: ``settle_heap`` again once the index has grown by half (and at least this many customers).
 SETTLE_GROWTH, SETTLE_MIN = 1.5, 50_000
-
-
-def partition_items(table: Any) -> dict[int, Iterator[tuple[bytes, bytes]]]:
-    """Stored items of each active partition of a RocksDB-backed table.
-
-    Faust exposes no per-partition iteration, but its RocksDB store keeps one database
-    per partition; this is the one place that reaches into it.
-    """
-    store = table.data
-    actives = table.app.assignor.assigned_actives()
-    topic = table.changelog_topic_name
-    return {
-        partition: store._visible_items(db)
-        for partition, db in list(store._dbs.items())
-        if TP(topic=topic, partition=partition) in actives
-    }
 
 
 def settle_heap(index: SegmentIndex) -> int:

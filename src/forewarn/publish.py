@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from forewarn.config import Settings
 from forewarn.schemas.codec import encode
-from forewarn.schemas.models import MODELS, RawSignal, Record
+from forewarn.schemas.models import MODELS, DedupSweep, RawSignal, Record
 from forewarn.topics import BY_NAME, OVERSIZE_HEADROOM_BYTES, TopicNames
 
 
@@ -93,6 +93,8 @@ def record_key(short_topic: str, record: Record) -> bytes | None:
             return str(r.notification_id).encode()
         case "targeting":
             return str(r.request_id).encode()
+        case "dedup":  # a PagerDuty event's dedup key (source_ref), or the key a sweep asks about
+            return str(r.dedup_key if isinstance(r, DedupSweep) else r.source_ref).encode()
         case "deadletter":
             return None
     if short_topic.startswith("notify."):

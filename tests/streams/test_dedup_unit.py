@@ -15,6 +15,7 @@ from forewarn.policy import Policy
 from forewarn.policy_rules import DedupRules, RulesPolicy
 from forewarn.processors.detect.dedup import DedupRoute
 from forewarn.processors.normalize import normalize
+from forewarn.publish import record_key
 from forewarn.schemas.codec import decode, encode
 from forewarn.schemas.models import DeadLetter, DedupSweep, RawSignal, Record, SignalBatch, SignalStatus
 from forewarn.streams.context import StreamContext
@@ -233,3 +234,16 @@ def test_an_unreadable_stored_route_is_left_alone_by_the_sweep() -> None:
     asks: list[Any] = stage.sweep()
     assert [a[0] for a in asks] == [KEY.encode()]
     assert stage.dedup.held == 2
+
+
+def test_records_published_with_the_documented_key_are_accepted() -> None:
+    """`forewarn produce dedup` keys records with publish.record_key: the stage must take them."""
+    stage = Stage()
+    body = {"event_action": "trigger", "dedup_key": KEY, "payload": {"summary": "MySQL primary srv01 down",
+            "source": "srv01", "severity": "critical", "component": "billing", "class": "outage"}}  # fmt: skip
+    (event,) = normalize(RawSignal(source="pagerduty", received_at=START, body=json.dumps(body).encode()))
+    stage.feed(record_key("dedup", event), encode(event))
+    assert [s for _, _, s in stage.placed()] == [SignalStatus.firing]
+    sweep = DedupSweep(dedup_key=KEY, reason="resolved", swept_at=START)
+    assert record_key("dedup", sweep) == KEY.encode()
+    assert stage.dead_letters() == []

@@ -158,3 +158,16 @@ def ungated_policy_file(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "policy.yaml"
     path.write_text(UNGATED_GATES + extra)
     return path
+
+
+def wait_customers(settings: Any, worker: Any, timeout_s: float = 120) -> None:
+    """Every customer published so far applied to the worker's table, before a test sends the
+    signal or incident it targets: the table's load and the pipeline run concurrently, so
+    without this the first version can be targeted against a half-loaded table."""
+    from forewarn.publish import group_caught_up, wait_until
+
+    def loaded() -> bool:
+        worker.check()
+        return group_caught_up(settings, settings.app_id, ["customers"])
+
+    wait_until(loaded, timeout_s, "the worker's table to hold every customer published")

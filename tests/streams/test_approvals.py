@@ -14,7 +14,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from factories import customer
+from factories import customer, wait_customers
 from forewarn.cli import main
 from forewarn.config import Settings, SmtpSettings
 from forewarn.db.client import open_clickhouse
@@ -135,6 +135,7 @@ def test_held_p1_draft_is_sent_only_after_approval(
         publisher.send("customers", customer(reader, regions=("us-east",)))
     publisher.flush()
     with WorkerProcess(settings, tmp_path / "worker.log", policy=policy) as worker:
+        wait_customers(settings, worker)
         publisher.send("raw", raw_signal_from_json(alertmanager()))
         publisher.flush()
         wait_until(lambda: bool(worker.check() or pending(settings)), 90, "a held draft on the approvals topic")

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from factories import alertmanager_line, command, customer
+from factories import alertmanager_line, command, customer, wait_customers
 from forewarn.cli import main
 from forewarn.commands.audit import read_record
 from forewarn.config import ChannelSettings, DeliverySettings, Settings, SmtpSettings
@@ -162,6 +162,7 @@ def test_p1_regional_incident_reaches_every_channel_once_per_customer_per_update
         publisher.send("customers", segment)  # type: ignore[arg-type]
     publisher.flush()
     with WorkerProcess(delivering, tmp_path / "worker.log", policy=policy_file(tmp_path)) as worker:
+        wait_customers(delivering, worker)
         publisher.send("raw", raw_signal_from_json(alert("firing")))
         publisher.flush()
         mailbox.wait_for(2, 120, worker.check)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from factories import customer
+from factories import customer, wait_customers
 from forewarn.cli import main
 from forewarn.config import Settings
 from forewarn.demo.mailbox import free_port
@@ -89,6 +89,7 @@ def test_operator_cli_http_and_impact_steer_one_incident(settings: Settings, tmp
         publisher.send("customers", customer(f"us-{n}", regions=("us-east",)))
     publisher.flush()
     with WorkerProcess(live, tmp_path / "worker.log", roles="pipeline,web", policy=policy) as worker:
+        wait_customers(live, worker)
         now = datetime.now(UTC).replace(microsecond=0)
         publisher.send("raw", raw_signal_from_json(error_alert(now)))
         publisher.close()

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from factories import customer, ungated_policy_file
+from factories import customer, ungated_policy_file, wait_customers
 from forewarn.cli import main
 from forewarn.config import InternalSettings, Settings, SmtpSettings
 from forewarn.db.client import open_clickhouse
@@ -156,6 +156,7 @@ def test_p1_internal_support_and_executive_messages_on_cadence(
         return subjects(mailbox, address)
 
     with WorkerProcess(pipeline, tmp_path / "worker.log", policy=ungated_policy_file(tmp_path)) as worker:
+        wait_customers(pipeline, worker)
         publisher.send("incidents", incident(1, 0, t0))
         publisher.flush()
         assert len(expect(WAR_ROOM, 1, worker)) >= 1

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from factories import alertmanager_line, customer, ungated_policy_file
+from factories import alertmanager_line, customer, ungated_policy_file, wait_customers
 from forewarn.config import Settings, SmtpSettings
 from forewarn.db.client import open_clickhouse
 from forewarn.demo.mailbox import Mailbox, free_port
@@ -43,6 +43,7 @@ def test_alert_to_inbox_receipt_and_audit(pipeline: Settings, mailbox: Mailbox, 
     publisher.send("customers", customer("c-us", regions=("us-east",)))
     publisher.flush()
     with WorkerProcess(pipeline, tmp_path / "worker.log", policy=ungated_policy_file(tmp_path)) as worker:
+        wait_customers(pipeline, worker)
         publisher.send("raw", raw_signal_from_json(alertmanager()))
         publisher.flush()
         (mail,) = mailbox.wait_for(1, 90, worker.check)
@@ -90,6 +91,7 @@ def test_bad_input_is_dead_lettered_counted_and_never_stops_the_worker(
     publisher.send_bytes("raw", not_avro)
     publisher.flush()
     with WorkerProcess(pipeline, tmp_path / "worker.log", policy=ungated_policy_file(tmp_path)) as worker:
+        wait_customers(pipeline, worker)
         publisher.send("raw", raw_signal_from_json(alertmanager()))  # a good one after all the bad ones
         publisher.flush()
         mailbox.wait_for(1, 90, worker.check)

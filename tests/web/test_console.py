@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from factories import customer
+from factories import customer, wait_customers
 from forewarn.config import Settings, SmtpSettings
 from forewarn.demo.mailbox import Mailbox, free_port
 from forewarn.process import WorkerProcess
@@ -44,6 +44,7 @@ def test_person_approves_a_held_p1_draft_in_the_browser_and_it_is_delivered(sett
         publisher.send("customers", customer("c-eu", regions=("eu-west",)))
         publisher.flush()
         with WorkerProcess(live, tmp_path / "worker.log", policy=policy) as worker:
+            wait_customers(live, worker)
             publisher.send("raw", raw_signal_from_json(alert()))
             publisher.flush()
             wait_until(lambda: bool(worker.check() or read_topic(live, "approvals")), 90, "a held draft")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from factories import customer
+from factories import customer, wait_customers
 from forewarn.config import Settings, SmtpSettings
 from forewarn.demo.mailbox import Mailbox, free_port
 from forewarn.process import WorkerProcess
@@ -37,6 +37,7 @@ def test_status_page_in_a_browser_through_an_outage(settings: Settings, tmp_path
         publisher.send("customers", customer("c-eu", regions=("eu-west",)))
         publisher.flush()
         with WorkerProcess(live, tmp_path / "worker.log") as worker:
+            wait_customers(live, worker)
             publisher.send("raw", raw_signal_from_json(alert()))
             publisher.flush()
             browser = Browser(tmp_path / "chromium-profile")

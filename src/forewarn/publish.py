@@ -69,6 +69,27 @@ def reporting_producer(settings: Settings, errors: DeliveryErrors) -> Producer:
     return Producer({**producer_config(settings), "on_delivery": errors, "delivery.report.only.error": True})
 
 
+def produce_queued(
+    producer: Producer,
+    topic: str,
+    value: bytes | None,
+    key: bytes | None,
+    partition: int | None = None,
+    wait_s: float = 0.05,
+) -> None:
+    """``producer.produce``, waiting while librdkafka's local queue is full (``BufferError``)
+    for deliveries to drain, so a burst larger than the queue slows down instead of failing."""
+    while True:
+        try:
+            if partition is None:
+                producer.produce(topic, value, key)
+            else:
+                producer.produce(topic, value, key, partition=partition)
+            return
+        except BufferError:
+            producer.poll(wait_s)
+
+
 def record_key(short_topic: str, record: Record) -> bytes | None:
     """The partitioning key each topic's contract documents."""
     r: Any = record
@@ -162,15 +183,7 @@ class Publisher:
     def send_bytes(
         self, short_topic: str, value: bytes | None, key: bytes | None = None, partition: int | None = None
     ) -> None:
-        kwargs: dict[str, Any] = {"key": key, "value": value}
-        if partition is not None:
-            kwargs["partition"] = partition
-        while True:
-            try:
-                self._producer.produce(self.names(short_topic), **kwargs)
-                break
-            except BufferError:
-                self._producer.poll(0.1)  # local queue full: let deliveries drain
+        produce_queued(self._producer, self.names(short_topic), value, key, partition, wait_s=0.1)
         self._producer.poll(0)
 
     def send(self, short_topic: str, record: Record, key: bytes | None = None) -> None:

@@ -28,7 +28,7 @@ from confluent_kafka import KafkaException, Producer
 from faust.types import TP
 
 from forewarn.config import Settings
-from forewarn.publish import producer_config
+from forewarn.publish import produce_queued, producer_config
 from forewarn.streams.stores import store_batch, write_batch
 
 
@@ -65,13 +65,7 @@ class ChangelogWrites:
     def _produce(self, partition: int, key: bytes, value: bytes | None) -> None:
         if self._producer is None:
             self._producer = Producer({**producer_config(self.settings), "on_delivery": self._delivered})
-        topic = self.table.changelog_topic_name
-        while True:
-            try:
-                self._producer.produce(topic, value, key, partition=partition)
-                return
-            except BufferError:
-                self._producer.poll(0.05)  # local queue full: let deliveries drain
+        produce_queued(self._producer, self.table.changelog_topic_name, value, key, partition)
 
     def _batch(self, partition: int) -> Any:
         batch = self._batches.get(partition)

@@ -56,7 +56,7 @@ from forewarn.processors.target import (
     row_of_fields,
     unreachable_channels,
 )
-from forewarn.publish import DeliveryErrors, reporting_producer
+from forewarn.publish import DeliveryErrors, produce_queued, reporting_producer
 from forewarn.schemas.codec import decode, encode
 from forewarn.schemas.models import (
     Channel,
@@ -130,12 +130,7 @@ class AcknowledgedSends:
         if self._producer is None:
             self._producer = reporting_producer(self.settings, self._errors)
         value = encode(record)
-        while True:
-            try:
-                self._producer.produce(self.names(short_topic), value, key)
-                return
-            except BufferError:
-                self._producer.poll(0.05)  # local queue full: let deliveries drain
+        produce_queued(self._producer, self.names(short_topic), value, key)
 
     async def acknowledged(self, timeout_s: float = 120.0) -> None:
         if self._producer is None:

@@ -27,7 +27,7 @@ import faust
 
 from forewarn.processors.detect import maintenance
 from forewarn.processors.detect.detector import BadBatch, Detector, UnknownIncident
-from forewarn.processors.detect.lifecycle import Outcome
+from forewarn.processors.detect.lifecycle import IGNORED, Outcome
 from forewarn.processors.detect.maintenance import Window
 from forewarn.processors.detect.state import GroupState, from_ms, to_ms
 from forewarn.processors.ids import stable_id
@@ -56,13 +56,7 @@ class Detect:
         self._windows: dict[int, tuple[bytes | None, list[Window]]] = {}
         self._clock: dict[int, int] = {}
         self._last_tick: dict[int, int] = {}
-        self.ignored: dict[str, int] = {
-            "late_samples": 0,
-            "invalid_samples": 0,
-            "duplicates": 0,
-            "suppressed": 0,
-            "unmatched_acks": 0,
-        }
+        self.ignored: dict[str, int] = dict.fromkeys(IGNORED, 0)
         #: group key -> (due event time, the group's event time, wall time it was seen), in ms.
         self._due: dict[bytes, tuple[int, int, int]] = {}
 

@@ -12,7 +12,7 @@ stamped at the promised time, so targeting's cadence lets it through as the prom
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from forewarn.policy import Policy
@@ -39,12 +39,13 @@ class Outcome:
 
     def extend(self, other: Outcome) -> Outcome:
         self.incidents += other.incidents
-        self.late_samples += other.late_samples
-        self.invalid_samples += other.invalid_samples
-        self.duplicates += other.duplicates
-        self.suppressed += other.suppressed
-        self.unmatched_acks += other.unmatched_acks
+        for name in IGNORED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
+
+
+#: The counts of what an ``Outcome`` ignored, by field name (the stage keeps running totals).
+IGNORED: tuple[str, ...] = tuple(f.name for f in fields(Outcome) if f.name != "incidents")
 
 
 class Lifecycle:

@@ -26,6 +26,10 @@ from forewarn.schemas.models import (
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
+#: Faust reads this from the environment. A killed worker's partitions are handed on only when its
+#: session times out (Faust's default: 60 s); crash tests would spend most of their time waiting.
+SHORT_SESSION = {"BROKER_SESSION_TIMEOUT": "10"}
+
 
 def event(
     status: str = "firing",

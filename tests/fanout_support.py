@@ -82,11 +82,6 @@ def publish(settings: Settings, short_topic: str, *records: Any) -> None:
     publisher.close()
 
 
-#: Faust reads this from the environment. A killed worker's partitions are handed on only when its
-#: session times out (Faust's default: 60 s); crash tests would spend most of their time waiting.
-SHORT_SESSION = {"BROKER_SESSION_TIMEOUT": "10"}
-
-
 def worker(
     settings: Settings, tmp_path: Path, policy: dict[str, Any] | None = None, env: dict[str, str] | None = None
 ) -> WorkerProcess:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from clickhouse_standin import StandIn
-from factories import T0, command
+from factories import SHORT_SESSION, T0, command
 from forewarn.config import Settings, SmtpSettings
 from forewarn.db.client import Warehouse, open_clickhouse
 from forewarn.db.errors import WarehouseQueryError, WarehouseUnavailable
@@ -143,7 +143,7 @@ def test_audit_writer_killed_between_storing_and_committing_stores_each_row_once
                 except WarehouseQueryError:
                     return 0  # the worker has not migrated yet
 
-            worker = WorkerProcess(live, tmp_path / "worker.log", roles="audit").start()
+            worker = WorkerProcess(live, tmp_path / "worker.log", roles="audit", extra_env=SHORT_SESSION).start()
             try:
                 wait_until(lambda: bool(worker.check() or stored()), 120, "the first audit rows")
             finally:
@@ -151,7 +151,7 @@ def test_audit_writer_killed_between_storing_and_committing_stores_each_row_once
             at_kill = stored()
             committed = 3000 - group_lags(live, live.app_id, ["audit"])[0]
             assert at_kill > committed, "every stored row was committed before the kill; the test proves nothing"
-            with WorkerProcess(live, tmp_path / "worker-2.log", roles="audit") as again:
+            with WorkerProcess(live, tmp_path / "worker-2.log", roles="audit", extra_env=SHORT_SESSION) as again:
                 wait_until(
                     lambda: bool(again.check() or group_caught_up(live, live.app_id, ["audit"])),
                     120,

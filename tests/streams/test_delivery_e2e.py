@@ -17,7 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from factories import alertmanager_line, command, customer, wait_customers
+from factories import SHORT_SESSION, alertmanager_line, command, customer, wait_customers
 from forewarn.cli import main
 from forewarn.commands.audit import read_record
 from forewarn.config import ChannelSettings, DeliverySettings, Settings, SmtpSettings
@@ -310,7 +310,7 @@ def test_worker_killed_mid_delivery_delivers_the_rest_without_duplicates(
             expected[channel].add(nid)
     publisher.flush()
 
-    worker = WorkerProcess(delivering, tmp_path / "worker.log", roles="sinks,audit").start()
+    worker = WorkerProcess(delivering, tmp_path / "worker.log", roles="sinks,audit", extra_env=SHORT_SESSION).start()
     try:
         recorder.wait_for(40, 120, None, worker.check)
         worker.kill()  # SIGKILL: no offset commit, no clean shutdown
@@ -318,7 +318,7 @@ def test_worker_killed_mid_delivery_delivers_the_rest_without_duplicates(
         assert partial < 480, "the worker finished before the crash; the test proves nothing"
     finally:
         worker.kill()
-    with WorkerProcess(delivering, tmp_path / "worker-2.log", roles="sinks,audit") as again:
+    with WorkerProcess(delivering, tmp_path / "worker-2.log", roles="sinks,audit", extra_env=SHORT_SESSION) as again:
         recorder.wait_for(120, 180, "/social", again.check)
         wait_until(lambda: caught_up(delivering, again), 180, "the restarted worker to commit everything")
     # every send's audit row once, whatever Kafka redelivered to the new audit writer (raw, no FINAL);

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from factories import T0
+from factories import SHORT_SESSION, T0
 from fanout_support import (
     PERSONAL,
-    SHORT_SESSION,
     commands,
     incident,
     publish,

@@ -1,7 +1,7 @@
 """Dedup routes are forgotten through the real broker and a worker process: a resolved key's route
 leaves the table (a tombstone on its changelog) once its grace has passed, while a late duplicate
 of the resolve within the grace is still placed on its trigger's incident and a route still in
-use stays. The grace is thirty seconds of real time here (``rules.dedup``), swept every second."""
+use stays. The grace is fifteen seconds of real time here (``rules.dedup``), swept every second."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ gates:
   default: never
 rules:
   dedup:
-    resolved_grace: 30s
+    resolved_grace: 15s
     idle_max: 1h
     sweep_every: 1s
 """

@@ -8,7 +8,7 @@ import pytest
 
 from factories import customer
 from forewarn.demo.population import population
-from forewarn.processors.segment_rows import RowReader
+from forewarn.processors.segment_rows import RowReader, names
 from forewarn.processors.segments import SEGMENT_HEADER, read_fields
 from forewarn.processors.target import row_of_fields
 from forewarn.schemas.codec import DecodeError, encode
@@ -28,11 +28,17 @@ def expected(value: bytes) -> object:
     return row_of_fields(read_fields(value))
 
 
+def expected_names(value: bytes) -> tuple[str, str]:
+    fields = read_fields(value)
+    return fields["account_name"], fields["language"]
+
+
 def test_agrees_on_a_synthetic_population() -> None:
     reader = RowReader()
     for segment in population(3000, T0):
         value = encode(segment)
         assert reader.row(value) == expected(value)
+        assert names(value) == expected_names(value)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +60,7 @@ def test_agrees_on_a_synthetic_population() -> None:
 def test_agrees_on_edge_cases(segment: CustomerSegment) -> None:
     value = encode(segment)
     assert RowReader().row(value) == expected(value)
+    assert names(value) == expected_names(value) == (segment.account_name, segment.language)
 
 
 def _long(n: int) -> bytes:
@@ -89,6 +96,7 @@ def test_reads_blocks_with_byte_sizes() -> None:
         + b"\x00" + b"\x00" + _long(1_700_000_000_000)
     )  # fmt: skip
     assert RowReader().row(value) == expected(value)
+    assert names(value) == ("Sized", "en")
 
 
 def test_undecodable_values_get_fastavro_s_verdict() -> None:
@@ -96,3 +104,5 @@ def test_undecodable_values_get_fastavro_s_verdict() -> None:
     for broken in (value[:20], SEGMENT_HEADER + b"\xff\xff", b"\x00\x00\x00\x00\x04\xff\xff"):
         with pytest.raises(DecodeError):
             RowReader().row(broken)
+        with pytest.raises(DecodeError):
+            names(broken)

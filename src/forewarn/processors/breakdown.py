@@ -8,10 +8,25 @@ accounts keep their email addresses only so a held executive note can reach them
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
+from forewarn.processors.segment_index import Profile
 from forewarn.schemas.models import AffectedAccount, CustomerSegment, ImpactBreakdown, TargetingRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Affected:
+    """What the breakdown counts and sorts one customer by: its index profile and two names.
+
+    The full segment is read only for the accounts listed (``account`` in ``breakdown_of``).
+    """
+
+    customer_id: str
+    account_name: str
+    language: str
+    profile: Profile
 
 
 def account_of(segment: CustomerSegment) -> AffectedAccount:
@@ -30,41 +45,44 @@ def account_of(segment: CustomerSegment) -> AffectedAccount:
 def breakdown_of(
     request: TargetingRequest,
     partitions: int,
-    segments: Iterable[CustomerSegment],
+    affected: Iterable[Affected],
+    account: Callable[[str], AffectedAccount],
     active_total: int,
     listed: int,
     now: datetime,
     enterprise_max: int = 2000,
 ) -> ImpactBreakdown:
+    """``account``: the listed entry of one affected customer id (its full segment, read then)."""
     regions = set(request.regions)
     by_plan: Counter[str] = Counter()
     by_region: Counter[str] = Counter()
     by_language: Counter[str] = Counter()
-    accounts: list[AffectedAccount] = []
-    for segment in segments:
-        by_plan[segment.plan] += 1
-        by_language[segment.language] += 1
-        for region in segment.regions:
+    found = list(affected)
+    for one in found:
+        by_plan[one.profile.plan] += 1
+        by_language[one.language] += 1
+        for region in one.profile.regions:
             if not regions or region in regions:
                 by_region[region] += 1
-        accounts.append(account_of(segment))
-    accounts.sort(key=lambda a: (not a.enterprise, a.account_name, a.customer_id))
+    found.sort(key=lambda a: (not a.profile.enterprise, a.account_name, a.customer_id))
+    enterprise = sum(1 for a in found if a.profile.enterprise)
     # Enterprise accounts are listed past the cap (each is owed an executive note on an extended
     # outage), up to ``enterprise_max``: the breakdown is one record, and must stay one record's size.
-    shown = max(listed, min(enterprise_max, sum(1 for a in accounts if a.enterprise)))
+    shown = max(listed, min(enterprise_max, enterprise))
+    accounts = [account(one.customer_id) for one in found[:shown]]
     incident = request.incident
     return ImpactBreakdown(
         incident_id=incident.incident_id,
         incident_version=incident.version,
         partition=request.partition,
         partitions=partitions,
-        affected=len(accounts),
+        affected=len(found),
         active_total=active_total,
         by_plan=dict(by_plan),
         by_region=dict(by_region),
         by_language=dict(by_language),
-        enterprise=sum(1 for a in accounts if a.enterprise),
-        accounts=accounts[:shown],
-        accounts_omitted=max(0, len(accounts) - shown),
+        enterprise=enterprise,
+        accounts=accounts,
+        accounts_omitted=len(found) - len(accounts),
         computed_at=now,
     )

@@ -29,7 +29,7 @@ import faust
 
 from forewarn.clock import Clock
 from forewarn.drafting.anthropic_summary import AnthropicSummary
-from forewarn.processors.breakdown import breakdown_of
+from forewarn.processors.breakdown import Affected, account_of, breakdown_of
 from forewarn.processors.draft import Drafter
 from forewarn.processors.ids import stable_id
 from forewarn.processors.incident_room import (
@@ -43,9 +43,11 @@ from forewarn.processors.incident_room import (
 )
 from forewarn.processors.internal import CustomerDraft, internal_commands
 from forewarn.processors.internal_audit import drafted, held, summarised
+from forewarn.processors.segment_rows import names
 from forewarn.processors.target import active_since_s
 from forewarn.schemas.codec import decode
 from forewarn.schemas.models import (
+    AffectedAccount,
     Approval,
     ApprovalStatus,
     Channel,
@@ -159,15 +161,21 @@ class Internal:
             return
         incident, partition = request.incident, message.partition
         since = active_since_s(request, incident.updated_at)
-        segments = []
+        store, index = targeting.customers.data, targeting.index  # the store: one RocksDB read each
+        affected = []
         for customer_id in targeting.affected(partition, request, since):
-            stored = targeting.customers.get(customer_id.encode())
-            if stored is not None:
-                segments.append(decode(stored, CustomerSegment))
+            stored, row = store.get(customer_id.encode()), index.row(partition, customer_id)
+            if stored is not None and row is not None:
+                affected.append(Affected(customer_id, *names(stored), row[0]))
+
+        def account(customer_id: str) -> AffectedAccount:
+            return account_of(decode(store[customer_id.encode()], CustomerSegment))  # no await since it was read
+
         report = breakdown_of(
             request.model_copy(update={"partition": partition}),
             self.ctx.settings.partitions,
-            segments,
+            affected,
+            account,
             targeting.index.active_since(partition, since),
             self.ctx.policy.internal.accounts_listed,
             self.ctx.clock.now(),

@@ -23,12 +23,11 @@ from __future__ import annotations
 import asyncio
 import zlib
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 
 from forewarn.clock import Clock
-from forewarn.drafting.anthropic_summary import AnthropicSummary
 from forewarn.processors.breakdown import Affected, account_of, breakdown_of
 from forewarn.processors.draft import Drafter
 from forewarn.processors.ids import stable_id
@@ -59,6 +58,9 @@ from forewarn.schemas.models import (
     TargetingRequest,
 )
 from forewarn.streams.context import StreamContext
+
+if TYPE_CHECKING:  # the client library takes over a second to import; only a configured key needs it
+    from forewarn.drafting.anthropic_summary import AnthropicSummary
 
 FACTS = "internal.facts"
 
@@ -283,6 +285,8 @@ def _model_summary(ctx: StreamContext) -> AnthropicSummary | None:
     settings, kinds = ctx.settings, ctx.policy.tone.model_categories
     if not (settings.anthropic_api_key and kinds):
         return None
+    from forewarn.drafting.anthropic_summary import AnthropicSummary
+
     return AnthropicSummary(
         api_key=settings.anthropic_api_key,
         model=settings.anthropic_model,

@@ -14,9 +14,9 @@ the reader's own canned reply (``processors/helpdesk.py``), checked like their o
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from forewarn.config import Settings
-from forewarn.drafting.anthropic_drafter import AnthropicDrafter
 from forewarn.policy import Policy
 from forewarn.processors.audit import AuditTrail
 from forewarn.processors.draft import Drafter, OtherAccounts, Skeleton
@@ -24,6 +24,9 @@ from forewarn.processors.helpdesk import with_canned_reply
 from forewarn.processors.internal import CustomerDraft, canned_response
 from forewarn.processors.review import Routed, route
 from forewarn.schemas.models import Channel, CustomerSegment, Incident, NotificationCommand
+
+if TYPE_CHECKING:  # the client library takes over a second to import; only a configured key needs it
+    from forewarn.drafting.anthropic_drafter import AnthropicDrafter
 
 __all__ = ["Review", "Routed"]
 
@@ -38,6 +41,8 @@ class Review:
         self.drafter = Drafter(policy, settings.status_page_url)
         self.model = model
         if model is None and settings.anthropic_api_key and policy.tone.model_categories:
+            from forewarn.drafting.anthropic_drafter import AnthropicDrafter
+
             self.model = AnthropicDrafter(
                 self.drafter,
                 api_key=settings.anthropic_api_key,

@@ -366,6 +366,6 @@ def feature(app: web.Application, ctx: WebContext) -> None:
     app.router.add_get("/api/approvals/{approval_id}", api_show)
     app.router.add_post("/api/approvals/{approval_id}/{action}", api_decide)
     app.router.add_route("*", "/console/login", console_login)
-    app.router.add_get("/console", lambda request: console_list(request))
+    app.router.add_get("/console", console_list)
     app.router.add_get("/console/approvals", console_list)
     app.router.add_route("*", "/console/approvals/{approval_id}", console_detail)

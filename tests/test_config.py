@@ -124,3 +124,10 @@ def test_a_cafile_with_a_protocol_without_tls_is_refused(cafile: str) -> None:
     env = {**sasl_env("SASL_PLAINTEXT"), "FOREWARN_KAFKA_SSL_CAFILE": cafile}
     with pytest.raises(ValidationError, match=r"FOREWARN_KAFKA_SSL_CAFILE set but .*=SASL_PLAINTEXT does not use TLS"):
         Settings.from_env(env)
+
+
+def test_the_table_wait_reaches_a_child_process_and_refuses_a_negative_one() -> None:
+    settings = Settings.from_env({"FOREWARN_TABLE_WAIT_S": "45"})
+    assert Settings.from_env(settings.to_env()).table_wait_s == 45.0
+    with pytest.raises(ValueError, match="table_wait_s"):
+        Settings.from_env({"FOREWARN_TABLE_WAIT_S": "-1"})

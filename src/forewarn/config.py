@@ -263,6 +263,9 @@ class Settings(BaseModel):
     anthropic_base_url: str | None = None
     anthropic_timeout_s: float = 20.0
     max_payload_bytes: int = 1024 * 1024
+    #: How long targeting waits for the customer table to hold what its topic held when an
+    #: incident version came (``streams/freshness.py``) before it goes on with what it has.
+    table_wait_s: float = Field(default=600.0, ge=0)
     #: Channels whose sink this worker runs (FOREWARN_CHANNELS, comma-separated); commands for
     #: others wait in their topic for a worker that runs them.
     channels: list[str] = Field(default_factory=lambda: ["email"])
@@ -312,6 +315,7 @@ class Settings(BaseModel):
             "FOREWARN_INGEST_SECRET": self.ingest_secret,
             "FOREWARN_ANTHROPIC_MODEL": self.anthropic_model,
             "FOREWARN_ANTHROPIC_TIMEOUT_S": str(self.anthropic_timeout_s),
+            "FOREWARN_TABLE_WAIT_S": str(self.table_wait_s),
             "FOREWARN_SMTP_HOST": self.smtp.host,
             "FOREWARN_SMTP_PORT": str(self.smtp.port),
             "FOREWARN_SMTP_STARTTLS": "true" if self.smtp.starttls else "false",
@@ -358,6 +362,7 @@ class Settings(BaseModel):
             "FOREWARN_ANTHROPIC_MODEL": "anthropic_model",
             "FOREWARN_ANTHROPIC_BASE_URL": "anthropic_base_url",
             "FOREWARN_ANTHROPIC_TIMEOUT_S": "anthropic_timeout_s",
+            "FOREWARN_TABLE_WAIT_S": "table_wait_s",
         }
         for var, field in simple.items():
             if var in e:

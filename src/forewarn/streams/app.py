@@ -30,6 +30,7 @@ from forewarn.streams.context import StreamContext
 from forewarn.streams.dedup import Dedup
 from forewarn.streams.delivery import Delivery
 from forewarn.streams.detect import Detect
+from forewarn.streams.freshness import TableFreshness
 from forewarn.streams.ingest import Ingest
 from forewarn.streams.internal import Internal
 from forewarn.streams.restore import BulkRestoredTable
@@ -134,6 +135,7 @@ def create_app(
             ctx,
             _table(app, "customers", settings.partitions, bulk_restore=settings),
             _table(app, "cadence", settings.partitions),
+            freshness=TableFreshness(app, TopicNames(settings.topic_prefix)("customers"), settings.table_wait_s),
         )
         targeting.register(app, stages.targeting)
         stages.internal = Internal(

@@ -69,6 +69,7 @@ from forewarn.schemas.models import (
 )
 from forewarn.streams.changelog import ChangelogWrites, TableWrites
 from forewarn.streams.context import StreamContext
+from forewarn.streams.freshness import TableFreshness
 from forewarn.streams.review import Review
 from forewarn.streams.stores import partition_items
 from forewarn.topics import TopicNames
@@ -142,10 +143,19 @@ class AcknowledgedSends:
 
 
 class Targeting:
-    def __init__(self, ctx: StreamContext, customers: Any, cadence: Any, writes: TableWrites | None = None) -> None:
+    def __init__(
+        self,
+        ctx: StreamContext,
+        customers: Any,
+        cadence: Any,
+        writes: TableWrites | None = None,
+        freshness: TableFreshness | None = None,
+    ) -> None:
         self.ctx = ctx
         self.customers = customers
         self.cadence = cadence
+        #: Targeting waits for the table to hold what its topic held (None: unit tests, benches).
+        self.freshness = freshness
         self.index = SegmentIndex()
         self.review = Review(ctx.settings, ctx.policy, ctx.trail)
         #: How customer changes reach the table: its store and changelog, in batches.
@@ -199,6 +209,13 @@ class Targeting:
         index whose row is not stored yet. The changelog is acknowledged before this returns
         (and before the events are acked).
         """
+        await self._apply_customers(messages)
+        if self.freshness is not None:
+            for message in messages:  # dead-lettered ones too: nothing is left to apply of them
+                self.freshness.applied(message.partition, message.offset)
+            await self.freshness.notify()
+
+    async def _apply_customers(self, messages: Sequence[Any]) -> None:
         ctx = self.ctx
         entries: list[tuple[int, TableEntry]] = []
         for message in messages:
@@ -266,6 +283,8 @@ class Targeting:
         if request is None:
             return
         partition, incident = message.partition, request.incident
+        if self.freshness is not None:
+            await self.freshness.caught_up(partition, f"targeting {incident.incident_id} v{incident.version}")
         ledger = self.ledger(incident.incident_id, partition)
         if is_postmortem(incident):  # who heard of the incident, not whom today's filters find
             affected = self.told_here(partition, ledger, incident.updated_at)

@@ -62,6 +62,16 @@ async def metrics(request: web.Request) -> web.Response:
         ]
         for reason, n in sorted(dedup.pruned.items()):
             lines.append(f'forewarn_dedup_routes_pruned_total{{reason="{reason}"}} {n}')
+    freshness = getattr(getattr(ctx.stages, "targeting", None), "freshness", None)
+    if freshness is not None:
+        lines += [
+            "# HELP forewarn_targeting_table_waits_total Targeting requests that waited for the customer table.",
+            "# TYPE forewarn_targeting_table_waits_total counter",
+            f"forewarn_targeting_table_waits_total {freshness.waited}",
+            "# HELP forewarn_targeting_table_stale_total Targeting requests that went on with the table still behind.",
+            "# TYPE forewarn_targeting_table_stale_total counter",
+            f"forewarn_targeting_table_stale_total {freshness.stale}",
+        ]
     return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
 
 

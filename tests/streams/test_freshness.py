@@ -1,0 +1,97 @@
+"""TableFreshness: targeting waits for what the customers topic held when it asked, no more,
+and never longer than its cap."""
+
+from __future__ import annotations
+
+import asyncio
+
+from faust.types import TP
+
+from forewarn.streams.freshness import TableFreshness
+
+TOPIC = "fw.customers"
+
+
+class Consumer:
+    """The two things TableFreshness asks Faust's consumer: end offsets and committed offsets."""
+
+    def __init__(self, end: dict[int, int], committed: dict[int, int] | None = None) -> None:
+        self.end = end
+        self._committed_offset: dict[TP, int] = {TP(TOPIC, p): o for p, o in (committed or {}).items()}
+
+    async def highwaters(self, *tps: TP) -> dict[TP, int]:
+        return {tp: self.end[tp.partition] for tp in tps}
+
+
+class App:
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+
+
+def freshness(end: dict[int, int], committed: dict[int, int] | None = None, wait_s: float = 30) -> TableFreshness:
+    return TableFreshness(App(Consumer(end, committed)), TOPIC, wait_s)
+
+
+def test_what_the_group_committed_before_this_process_counts_as_applied() -> None:
+    fresh = freshness({0: 500}, committed={0: 500})
+    assert asyncio.run(fresh.caught_up(0, "test")) == 0
+    assert fresh.waited == 0
+
+
+def test_waits_until_the_agent_has_applied_up_to_the_end_offset_it_saw() -> None:
+    async def scenario() -> list[str]:
+        fresh, steps = freshness({0: 100, 1: 0}), []
+
+        async def targeting() -> None:
+            missing = await fresh.caught_up(0, "test")
+            steps.append(f"targeted, {missing} missing")
+
+        async def customers_agent() -> None:
+            for last in (49, 98, 99):  # three batches; the wait ends with the third
+                fresh.applied(0, last)
+                steps.append(f"applied to {last}")
+                await fresh.notify()
+                await asyncio.sleep(0)  # let the waiter look (not synchronisation: order is asserted)
+
+        waiter = asyncio.create_task(targeting())
+        await asyncio.sleep(0)  # the request comes first
+        await customers_agent()
+        await waiter
+        assert fresh.waited == 1  # it did wait: it started before the first batch
+        return steps
+
+    assert asyncio.run(scenario()) == ["applied to 49", "applied to 98", "applied to 99", "targeted, 0 missing"]
+
+
+def test_records_arriving_after_the_request_are_not_waited_for() -> None:
+    async def scenario() -> tuple[int, int]:
+        consumer = Consumer({0: 10})
+        fresh = TableFreshness(App(consumer), TOPIC, 30)
+        waiter = asyncio.create_task(fresh.caught_up(0, "test"))
+        await asyncio.sleep(0)
+        consumer.end[0] = 10_000  # a busy topic keeps growing
+        fresh.applied(0, 9)
+        await fresh.notify()
+        return await waiter, fresh.waited
+
+    assert asyncio.run(scenario()) == (0, 1)
+
+
+def test_past_the_cap_it_goes_on_and_says_how_far_behind() -> None:
+    fresh = freshness({0: 100}, committed={0: 40}, wait_s=0.01)
+    fresh.applied(0, 59)
+    assert asyncio.run(fresh.caught_up(0, "test")) == 40
+    assert (fresh.waited, fresh.stale) == (1, 1)
+
+
+def test_an_empty_partition_never_waits() -> None:
+    assert asyncio.run(freshness({0: 0}).caught_up(0, "test")) == 0
+
+
+def test_a_rebalance_ends_the_wait_at_once() -> None:
+    """Faust stops the flow and waits for the agents to finish what they hold: waiting on for the
+    table would hold the rebalance up until the cap."""
+    fresh = freshness({0: 100}, wait_s=600)
+    fresh.app.consumer.flow_active = False
+    assert asyncio.run(fresh.caught_up(0, "test")) == 100
+    assert fresh.stale == 1

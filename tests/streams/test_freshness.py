@@ -13,14 +13,19 @@ TOPIC = "fw.customers"
 
 
 class Consumer:
-    """The two things TableFreshness asks Faust's consumer: end offsets and committed offsets."""
+    """What TableFreshness asks Faust's consumer: end offsets, committed and delivered offsets, position."""
 
     def __init__(self, end: dict[int, int], committed: dict[int, int] | None = None) -> None:
         self.end = end
         self._committed_offset: dict[TP, int] = {TP(TOPIC, p): o for p, o in (committed or {}).items()}
+        self._read_offset: dict[TP, int] = {}
+        self.positions: dict[int, int] = {}
 
     async def highwaters(self, *tps: TP) -> dict[TP, int]:
         return {tp: self.end[tp.partition] for tp in tps}
+
+    async def position(self, tp: TP) -> int | None:
+        return self.positions.get(tp.partition)
 
 
 class App:
@@ -28,8 +33,10 @@ class App:
         self.consumer = consumer
 
 
-def freshness(end: dict[int, int], committed: dict[int, int] | None = None, wait_s: float = 30) -> TableFreshness:
-    return TableFreshness(App(Consumer(end, committed)), TOPIC, wait_s)
+def freshness(
+    end: dict[int, int], committed: dict[int, int] | None = None, wait_s: float = 30, settle_s: float = 2.0
+) -> TableFreshness:
+    return TableFreshness(App(Consumer(end, committed)), TOPIC, wait_s, settle_s)
 
 
 def test_what_the_group_committed_before_this_process_counts_as_applied() -> None:
@@ -95,3 +102,31 @@ def test_a_rebalance_ends_the_wait_at_once() -> None:
     fresh.app.consumer.flow_active = False
     assert asyncio.run(fresh.caught_up(0, "test")) == 100
     assert fresh.stale == 1
+
+
+def test_a_log_ending_in_offsets_no_agent_sees_settles_once_read_past_and_idle() -> None:
+    """A transactional producer's last commit marker takes an offset that is never handed to the
+    agent: applied stays one short of the end. Read past it, everything handed applied, the agent
+    idle: the partition is caught up, and the next request with the same end needs no settling."""
+    fresh = freshness({0: 101}, committed={0: 100}, settle_s=0.01)
+    consumer = fresh.app.consumer
+    consumer.positions[0] = 101
+    assert asyncio.run(fresh.caught_up(0, "test")) == 0
+    assert (fresh.waited, fresh.stale) == (1, 0)
+    assert asyncio.run(fresh.caught_up(0, "again")) == 0 and fresh.waited == 1
+
+
+def test_records_handed_to_the_agent_but_not_applied_are_still_waited_for() -> None:
+    fresh = freshness({0: 101}, committed={0: 40}, wait_s=0.2, settle_s=0.01)
+    consumer = fresh.app.consumer
+    consumer.positions[0] = 101  # fetched to the end...
+    consumer._read_offset[TP(TOPIC, 0)] = 99  # ...and handed over, but applied only to 59
+    fresh.applied(0, 59)
+    assert asyncio.run(fresh.caught_up(0, "test")) == 41
+    assert fresh.stale == 1
+
+
+def test_a_consumer_not_read_past_the_end_is_not_settled() -> None:
+    fresh = freshness({0: 101}, committed={0: 100}, wait_s=0.2, settle_s=0.01)
+    fresh.app.consumer.positions[0] = 100
+    assert asyncio.run(fresh.caught_up(0, "test")) == 1

@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Producer
 
 from factories import T0
 from fanout_support import (
@@ -23,6 +24,9 @@ from fanout_support import (
 )
 from forewarn.config import Settings
 from forewarn.demo.population import population
+from forewarn.publish import group_caught_up, producer_config, wait_until
+from forewarn.schemas.codec import encode
+from forewarn.topics import TopicNames
 
 pytestmark = pytest.mark.broker
 
@@ -47,4 +51,32 @@ def test_an_incident_during_the_first_table_load_targets_everyone(settings: Sett
         assert metric(settings, "forewarn_targeting_table_waits_total") >= 1  # the race was there to lose
         assert metric(settings, "forewarn_targeting_table_stale_total") == 0
     expected = reference(snapshot, region="eu-west")
+    assert {(c.customer_id, c.channel.value) for c in commands(settings)} == expected
+
+
+def test_a_table_written_in_a_transaction_does_not_wait_out_the_cap(settings: Settings, tmp_path: Path) -> None:
+    """Kafka Connect's exactly-once sources write in transactions: each partition's log then ends
+    in a commit marker, an offset no agent is handed. Targeting must see that nothing is left to
+    apply instead of waiting the full FOREWARN_TABLE_WAIT_S on every request."""
+    settings = with_web_port(settings)
+    snapshot = list(population(3_000, T0))
+    producer = Producer({**producer_config(settings), "transactional.id": f"{settings.app_id}-loader"})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    topic = TopicNames(settings.topic_prefix)("customers")
+    for segment in snapshot:
+        producer.produce(topic, encode(segment), segment.customer_id.encode())
+    producer.commit_transaction(30)
+    outage = incident(1)
+    expected = reference(snapshot, region="eu-west")
+    with worker(settings, tmp_path, env={"FOREWARN_TABLE_WAIT_S": "600"}) as proc:
+        publish(settings, "incidents", outage)
+
+        def targeted() -> bool:  # the customers group never looks caught up: the marker stays uncommitted
+            proc.check()
+            return group_caught_up(settings, settings.app_id, ["incidents", "targeting"])
+
+        wait_until(targeted, 120, "the incident to be targeted well inside the 600 s cap", interval_s=0.5)
+        assert metric(settings, "forewarn_targeting_table_waits_total") >= 1  # the marker left it one short
+        assert metric(settings, "forewarn_targeting_table_stale_total") == 0
     assert {(c.customer_id, c.channel.value) for c in commands(settings)} == expected

@@ -11,8 +11,8 @@ topic never holds targeting back for long.
 The wait is capped (``FOREWARN_TABLE_WAIT_S``): past it, targeting goes on with the table it
 has, logs how far behind it was and counts it on ``/metrics``, because a stalled partition must
 not hold every later incident. It also ends when a rebalance stops the flow of records, which
-would otherwise hold the rebalance up until the cap. A topic written by a transactional producer ends in a control
-record no agent sees; such a partition always waits the full cap.
+would otherwise hold the rebalance up until the cap, and when the consumer has read past the end
+while the agent sits idle (``SETTLE_S``): a log can end in offsets no agent is handed.
 """
 
 from __future__ import annotations
@@ -29,22 +29,40 @@ log = logging.getLogger(__name__)
 
 #: How often a wait looks again without a batch to wake it (the cap, a rebalance).
 RECHECK_S = 1.0
+#: A partition whose consumer has read past the end, and whose agent has applied nothing for
+#: this long, has nothing left to apply even if its offsets fall short of the end.
+SETTLE_S = 2.0
+
+
+# Faust keeps the next two in private mappings of its consumer, read here only; a Faust upgrade
+# that renames them is mended here.
 
 
 def committed_offset(app: Any, tp: TP) -> int:
     """The offset Faust's consumer has committed for ``tp`` (0 if none): what the group had
-    applied before this process started, when nothing new has arrived since. Faust keeps it in
-    a private mapping, read here only; a Faust upgrade that renames it is mended here."""
+    applied before this process started, when nothing new has arrived since."""
     return int(app.consumer._committed_offset.get(tp) or 0)
 
 
+def delivered_offset(app: Any, tp: TP) -> int | None:
+    """The offset of the last record of ``tp`` Faust handed to a stream (None: none yet)."""
+    found = app.consumer._read_offset.get(tp)
+    return None if found is None else int(found)
+
+
 class TableFreshness:
-    def __init__(self, app: Any, topic: str, wait_s: float) -> None:
+    def __init__(self, app: Any, topic: str, wait_s: float, settle_s: float = SETTLE_S) -> None:
         self.app = app
         self.topic = topic
         self.wait_s = wait_s
+        self.settle_s = settle_s
         #: partition -> the offset after the last record the customers agent applied
         self._applied: dict[int, int] = {}
+        #: partition -> when it last applied a batch (monotonic)
+        self._applied_at: dict[int, float] = {}
+        #: partition -> an end offset found drained though short of it (the log ends in records no
+        #: agent sees); a later request with the same end need not settle again
+        self._drained: dict[int, int] = {}
         self._changed = asyncio.Condition()
         #: For /metrics: requests that had to wait for the table, and those that went on past the cap.
         self.waited = 0
@@ -54,6 +72,7 @@ class TableFreshness:
         """The customers agent has applied (or dead-lettered) the record at ``offset``."""
         if offset >= self._applied.get(partition, 0):
             self._applied[partition] = offset + 1
+        self._applied_at[partition] = time.monotonic()
 
     async def notify(self) -> None:
         """Wake the waiters after a batch was applied."""
@@ -62,7 +81,8 @@ class TableFreshness:
 
     def behind(self, partition: int, end: int) -> int:
         tp = TP(self.topic, partition)
-        return max(0, end - max(self._applied.get(partition, 0), committed_offset(self.app, tp)))
+        done = max(self._applied.get(partition, 0), committed_offset(self.app, tp), self._drained.get(partition, 0))
+        return max(0, end - done)
 
     async def caught_up(self, partition: int, why: str) -> int:
         """Wait until ``partition`` is applied up to the topic's end offset of now.
@@ -81,8 +101,11 @@ class TableFreshness:
         deadline = started + self.wait_s
         async with self._changed:
             while self.behind(partition, end) and self._flowing() and (left := deadline - time.monotonic()) > 0:
+                if await self._settled(tp, end, started):
+                    self._drained[partition] = end
+                    break
                 with contextlib.suppress(TimeoutError):  # woken by each batch; looks again at least once a second
-                    await asyncio.wait_for(self._changed.wait(), min(left, RECHECK_S))
+                    await asyncio.wait_for(self._changed.wait(), min(left, RECHECK_S, self.settle_s))
         missing = self.behind(partition, end)
         if missing:
             self.stale += 1
@@ -92,11 +115,25 @@ class TableFreshness:
                 time.monotonic() - started,
                 partition,
                 missing,
-                "" if self._flowing() else " (a rebalance stopped the flow)",
+                "" if self._flowing() else " (the flow of records stopped: a rebalance or a shutdown)",
             )
             return missing
         log.info("%s: customers partition %d caught up in %.1fs", why, partition, time.monotonic() - started)
         return 0
+
+    async def _settled(self, tp: TP, end: int, started: float) -> bool:
+        """Short of ``end`` but nothing left to apply: the consumer has read past it, the agent
+        has applied everything it was handed and has been idle a while. A log can end in offsets
+        no agent is handed (a transactional producer's commit markers, as Kafka Connect's
+        exactly-once sources write), which would otherwise make every request wait out the cap."""
+        quiet_since = max(self._applied_at.get(tp.partition, started), started)
+        if time.monotonic() - quiet_since < self.settle_s:
+            return False
+        delivered = delivered_offset(self.app, tp)
+        if delivered is not None and self._applied.get(tp.partition, 0) <= delivered:
+            return False  # the agent still holds records it was handed
+        position = await self.app.consumer.position(tp)
+        return position is not None and position >= end
 
     def _flowing(self) -> bool:
         """False during a rebalance: Faust then stops delivering records and waits for the agents

@@ -130,3 +130,14 @@ def test_a_consumer_not_read_past_the_end_is_not_settled() -> None:
     fresh = freshness({0: 101}, committed={0: 100}, wait_s=0.2, settle_s=0.01)
     fresh.app.consumer.positions[0] = 100
     assert asyncio.run(fresh.caught_up(0, "test")) == 1
+
+
+def test_a_partition_no_longer_assigned_is_not_settled() -> None:
+    from aiokafka.errors import IllegalStateError
+
+    class Revoked(Consumer):
+        async def position(self, tp: TP) -> int | None:
+            raise IllegalStateError("No current assignment for partition")
+
+    fresh = TableFreshness(App(Revoked({0: 101}, {0: 100})), TOPIC, 0.2, settle_s=0.01)
+    assert asyncio.run(fresh.caught_up(0, "test")) == 1

@@ -23,6 +23,7 @@ import logging
 import time
 from typing import Any
 
+from aiokafka.errors import KafkaError
 from faust.types import TP
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,10 @@ class TableFreshness:
         delivered = delivered_offset(self.app, tp)
         if delivered is not None and self._applied.get(tp.partition, 0) <= delivered:
             return False  # the agent still holds records it was handed
-        position = await self.app.consumer.position(tp)
+        try:
+            position = await self.app.consumer.position(tp)
+        except KafkaError:  # e.g. not assigned here any more: a rebalance is under way
+            return False
         return position is not None and position >= end
 
     def _flowing(self) -> bool:

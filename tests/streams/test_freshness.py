@@ -141,3 +141,18 @@ def test_a_partition_no_longer_assigned_is_not_settled() -> None:
 
     fresh = TableFreshness(App(Revoked({0: 101}, {0: 100})), TOPIC, 0.2, settle_s=0.01)
     assert asyncio.run(fresh.caught_up(0, "test")) == 1
+
+
+def test_a_warm_start_on_a_log_ending_in_a_marker_settles() -> None:
+    """After a restart Faust's delivered offset is the committed one (it seeked there), not a record held."""
+    fresh = freshness({0: 101}, committed={0: 100}, settle_s=0.01)
+    fresh.app.consumer._read_offset[TP(TOPIC, 0)] = 100
+    fresh.app.consumer.positions[0] = 101
+    assert asyncio.run(fresh.caught_up(0, "test")) == 0
+
+
+def test_a_batch_being_applied_is_not_settled() -> None:
+    fresh = freshness({0: 101}, committed={0: 100}, wait_s=0.2, settle_s=0.01)
+    fresh.app.consumer.positions[0] = 101
+    fresh.busy = True
+    assert asyncio.run(fresh.caught_up(0, "test")) == 1

@@ -65,6 +65,8 @@ class TableFreshness:
         #: agent sees); a later request with the same end need not settle again
         self._drained: dict[int, int] = {}
         self._changed = asyncio.Condition()
+        #: Set by the customers agent while it applies a batch.
+        self.busy = False
         #: For /metrics: requests that had to wait for the table, and those that went on past the cap.
         self.waited = 0
         self.stale = 0
@@ -130,9 +132,14 @@ class TableFreshness:
         quiet_since = max(self._applied_at.get(tp.partition, started), started)
         if time.monotonic() - quiet_since < self.settle_s:
             return False
+        if self.busy:
+            return False  # a batch is being applied (its changelog can take a while to be acknowledged)
+        # Faust sets the delivered offset to the committed one when it seeks, and to a record's own
+        # offset when it hands it over: short of it, the agent still holds records it was handed.
+        done = max(self._applied.get(tp.partition, 0), committed_offset(self.app, tp))
         delivered = delivered_offset(self.app, tp)
-        if delivered is not None and self._applied.get(tp.partition, 0) <= delivered:
-            return False  # the agent still holds records it was handed
+        if delivered is not None and done < delivered:
+            return False
         try:
             position = await self.app.consumer.position(tp)
         except KafkaError:  # e.g. not assigned here any more: a rebalance is under way

@@ -209,11 +209,18 @@ class Targeting:
         index whose row is not stored yet. The changelog is acknowledged before this returns
         (and before the events are acked).
         """
-        await self._apply_customers(messages)
-        if self.freshness is not None:
-            for message in messages:  # dead-lettered ones too: nothing is left to apply of them
-                self.freshness.applied(message.partition, message.offset)
-            await self.freshness.notify()
+        freshness = self.freshness
+        if freshness is None:
+            await self._apply_customers(messages)
+            return
+        freshness.busy = True
+        try:
+            await self._apply_customers(messages)
+        finally:
+            freshness.busy = False
+        for message in messages:  # dead-lettered ones too: nothing is left to apply of them
+            freshness.applied(message.partition, message.offset)
+        await freshness.notify()
 
     async def _apply_customers(self, messages: Sequence[Any]) -> None:
         ctx = self.ctx

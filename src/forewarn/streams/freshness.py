@@ -82,10 +82,14 @@ class TableFreshness:
         async with self._changed:
             self._changed.notify_all()
 
+    def _done(self, tp: TP) -> int:
+        """The offset up to which nothing of ``tp`` is left to apply, as far as this process knows."""
+        return max(
+            self._applied.get(tp.partition, 0), committed_offset(self.app, tp), self._drained.get(tp.partition, 0)
+        )
+
     def behind(self, partition: int, end: int) -> int:
-        tp = TP(self.topic, partition)
-        done = max(self._applied.get(partition, 0), committed_offset(self.app, tp), self._drained.get(partition, 0))
-        return max(0, end - done)
+        return max(0, end - self._done(TP(self.topic, partition)))
 
     async def caught_up(self, partition: int, why: str) -> int:
         """Wait until ``partition`` is applied up to the topic's end offset of now.
@@ -136,9 +140,8 @@ class TableFreshness:
             return False  # a batch is being applied (its changelog can take a while to be acknowledged)
         # Faust sets the delivered offset to the committed one when it seeks, and to a record's own
         # offset when it hands it over: short of it, the agent still holds records it was handed.
-        done = max(self._applied.get(tp.partition, 0), committed_offset(self.app, tp))
         delivered = delivered_offset(self.app, tp)
-        if delivered is not None and done < delivered:
+        if delivered is not None and self._done(tp) < delivered:
             return False
         try:
             position = await self.app.consumer.position(tp)

@@ -162,8 +162,7 @@ class Internal:
         if request is None or targeting is None:
             return
         incident, partition = request.incident, message.partition
-        if targeting.freshness is not None:
-            await targeting.freshness.caught_up(partition, f"breakdown {incident.incident_id} v{incident.version}")
+        await targeting.table_caught_up(partition, f"breakdown {incident.incident_id} v{incident.version}")
         since = active_since_s(request, incident.updated_at)
         store, index = targeting.customers.data, targeting.index  # the store: one RocksDB read each
         affected = []

@@ -290,8 +290,7 @@ class Targeting:
         if request is None:
             return
         partition, incident = message.partition, request.incident
-        if self.freshness is not None:
-            await self.freshness.caught_up(partition, f"targeting {incident.incident_id} v{incident.version}")
+        await self.table_caught_up(partition, f"targeting {incident.incident_id} v{incident.version}")
         ledger = self.ledger(incident.incident_id, partition)
         if is_postmortem(incident):  # who heard of the incident, not whom today's filters find
             affected = self.told_here(partition, ledger, incident.updated_at)
@@ -328,6 +327,12 @@ class Targeting:
             told,
             time.monotonic() - started,
         )
+
+    async def table_caught_up(self, partition: int, why: str) -> None:
+        """Before reading the table for a request: wait until it holds what its topic held
+        (``streams/freshness.py``); the fan-out and the internal breakdown both ask."""
+        if self.freshness is not None:
+            await self.freshness.caught_up(partition, why)
 
     def affected(self, partition: int, request: TargetingRequest, since: int | None) -> list[str]:
         if request.customer_id is not None:

@@ -64,9 +64,10 @@ class DeliveryErrors:
         return errors
 
 
-def reporting_producer(settings: Settings, errors: DeliveryErrors) -> Producer:
+def reporting_producer(settings: Settings, errors: DeliveryErrors, **overrides: Any) -> Producer:
     """A producer with forewarn's settings whose failed deliveries land in ``errors``."""
-    return Producer({**producer_config(settings), "on_delivery": errors, "delivery.report.only.error": True})
+    config = {**producer_config(settings), "on_delivery": errors, "delivery.report.only.error": True}
+    return Producer({**config, **overrides})
 
 
 def produce_queued(

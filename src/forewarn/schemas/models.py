@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -45,10 +45,33 @@ Int32 = Annotated[int, Field(ge=INT32_MIN, le=INT32_MAX)]
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
 class Record(BaseModel):
     """Base of every wire record: immutable, strict about unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def replaced(self, **changes: Any) -> Self:
+        """``model_copy(update=changes)`` at a fifth of its cost (~1.5 µs against ~7 µs), for the
+        fan-out, which copies each command and audit record on the way: pydantic's copy goes
+        through ``copy.copy`` for each part of the model. Like ``model_copy``, it does not
+        validate: ``changes`` must hold values of the fields' types. Unlike it, an unknown name
+        is an error, not silently stored. ``tests/schemas/test_replaced.py`` holds the two alike.
+        """
+        fields = self.__dict__.copy()
+        fields.update(changes)
+        if len(fields) != len(self.__dict__):
+            unknown = sorted(set(changes) - set(self.__dict__))
+            raise TypeError(f"{type(self).__name__} has no field {', '.join(unknown)}")
+        new = _new(type(self))
+        _set(new, "__dict__", fields)
+        _set(new, "__pydantic_fields_set__", self.__pydantic_fields_set__ | changes.keys())
+        _set(new, "__pydantic_extra__", None)
+        _set(new, "__pydantic_private__", None)
+        return new
 
 
 class SignalStatus(StrEnum):

@@ -44,15 +44,13 @@ def route(
 ) -> Routed:
     """The command with the skeleton's words for ``reader``, sent on or held; ``detail`` joins the audit."""
     words = skeleton.for_reader(reader, policy.tone.public_timezone)
-    command = command.model_copy(
-        update={
-            "subject": words.subject,
-            "text": words.text,
-            "html": words.html,
-            "language": words.language,
-            "template": words.template,
-            "draft_source": words.source,
-        }
+    command = command.replaced(
+        subject=words.subject,
+        text=words.text,
+        html=words.html,
+        language=words.language,
+        template=words.template,
+        draft_source=words.source,
     )
     verdicts = [str(v) for v in skeleton.verdicts]
     reason = VALIDATION_FAILED if verdicts else gate_reason(incident, policy)
@@ -65,5 +63,5 @@ def route(
         audit = approval_audit(approval, pseudonym_key, now)
         topic, key, record = "approvals", approval.approval_id.encode(), approval
     if detail:
-        audit = audit.model_copy(update={"detail": {**audit.detail, **detail}})
+        audit = audit.replaced(detail={**audit.detail, **detail})
     return Routed(topic, key, record, audit)

@@ -42,7 +42,7 @@ from forewarn.processors.cadence import (
     update_kept,
 )
 from forewarn.processors.deadletter import Rejected
-from forewarn.processors.draft import Draft, OtherAccounts, command_for, template_for
+from forewarn.processors.draft import BlankCommands, OtherAccounts
 from forewarn.processors.public import PUBLIC, due_channels, ledger_id, public_channels, public_command
 from forewarn.processors.segment_index import Profile, SegmentIndex
 from forewarn.processors.segment_rows import RowReader
@@ -409,9 +409,10 @@ class Targeting:
                 readers.append((customer_id, decode(stored, CustomerSegment), channels))
         # no draft may name another customer: the chunk's other accounts are the names at hand
         others = OtherAccounts(segment.account_name for _, segment, _ in readers)
+        blanks = BlankCommands(incident, now=now, dry_run=self.ctx.settings.dry_run)
         for _, segment, channels in readers:
             for channel in channels:
-                await self.emit(incident, segment, channel, now, others)
+                await self.emit(incident, segment, channel, now, others, blanks)
         if held_back is not None:
             key = self.ctx.settings.pseudonym_key
             for customer_id, channel, verdict in held_back.take():
@@ -451,13 +452,17 @@ class Targeting:
         channel: Channel,
         now: datetime,
         others: OtherAccounts | None = None,
+        blanks: BlankCommands | None = None,
     ) -> None:
-        """Draft, build and send one notification command: the one place a command is made."""
+        """Draft, build and send one notification command: the one place a command is made.
+
+        ``blanks``: the fan-out chunk's, so its commands are validated once per channel."""
         ctx = self.ctx
         # Review drafts the words for the reader's language and replaces all of them, so the command
         # starts blank: a first-cut draft here cost a third of the fan-out and was always discarded.
-        blank = Draft(template_for(incident), None, "", None)
-        command = command_for(incident, segment, channel, blank, now=now, dry_run=ctx.settings.dry_run)
+        if blanks is None:
+            blanks = BlankCommands(incident, now=now, dry_run=ctx.settings.dry_run)
+        command = blanks(segment, channel)
         routed = await self.review.route(incident, segment, command, now, others)  # channel topic, or held
         self.out.send(routed.topic, routed.key, routed.record)
         self.out.send("audit", routed.audit.audit_id.encode(), routed.audit)

@@ -57,6 +57,7 @@ __all__ = [
     "LANGUAGES",
     "READER_TIMEZONE",
     "TEMPLATES",
+    "BlankCommands",
     "Catalogue",
     "Draft",
     "DraftError",
@@ -280,6 +281,37 @@ def draft(incident: Incident, segment: CustomerSegment, channel: Channel, status
     if drafter is None:
         drafter = _DEFAULT.setdefault(status_url, Drafter(Policy(), status_url))
     return drafter.skeleton(incident, channel, segment.language).for_reader(segment)
+
+
+class BlankCommands:
+    """``command_for`` with the blank draft, for the readers of one incident version at one time.
+
+    The review replaces every word of the draft, so a fan-out's commands start blank and differ
+    only in the reader's fields: validated once per channel, each further one is the first with
+    those fields replaced (``Record.replaced``). A command built and validated per reader cost
+    about a tenth of the fan-out. ``tests/processors/draft`` holds it to ``command_for``.
+    """
+
+    def __init__(self, incident: Incident, *, now: datetime, dry_run: bool) -> None:
+        self.incident = incident
+        self.now = now
+        self.dry_run = dry_run
+        self.blank = Draft(template_for(incident), None, "", None)
+        self._first: dict[Channel, NotificationCommand] = {}
+
+    def __call__(self, segment: CustomerSegment, channel: Channel) -> NotificationCommand:
+        first = self._first.get(channel)
+        if first is None:
+            first = command_for(self.incident, segment, channel, self.blank, now=self.now, dry_run=self.dry_run)
+            self._first[channel] = first
+            return first
+        incident = self.incident
+        return first.replaced(
+            notification_id=notification_id(incident.incident_id, incident.version, segment.customer_id, channel),
+            customer_id=segment.customer_id,
+            recipients=recipients(segment, channel),
+            metadata={READER_TIMEZONE: segment.timezone},
+        )
 
 
 def command_for(

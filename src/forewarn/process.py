@@ -49,9 +49,12 @@ class WorkerProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def check(self) -> None:
-        """Raise with the log's tail if the worker has exited: waits use this to fail fast."""
+        """Raise with the log's first error and its tail if the worker has exited: waits use
+        this to fail fast. The tail alone is Faust's shutdown of every service, which hides why."""
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.log_tail()}")
+            cause = self.log_cause()
+            first = f"first error in {self.log_path}:\n{cause}\n...\n" if cause else ""
+            raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{first}{self.log_tail()}")
 
     def stop(self, timeout_s: float = 30.0) -> int | None:
         """SIGTERM and wait: Faust commits offsets and closes the store on a clean stop."""
@@ -70,6 +73,17 @@ class WorkerProcess:
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+
+    def log_cause(self, lines: int = 30) -> str:
+        """The log from its first error or traceback on ("" when there is none)."""
+        try:
+            logged = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        for n, line in enumerate(logged):
+            if "[ERROR]" in line or "[CRITICAL]" in line or line.startswith("Traceback"):
+                return "\n".join(logged[n : n + lines])
+        return ""
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -33,6 +33,7 @@ from forewarn.streams.detect import Detect
 from forewarn.streams.freshness import TableFreshness
 from forewarn.streams.ingest import Ingest
 from forewarn.streams.internal import Internal
+from forewarn.streams.recovery import ForewarnTableManager
 from forewarn.streams.restore import BulkRestoredTable
 from forewarn.streams.targeting import Targeting
 from forewarn.streams.topics import Topics
@@ -114,6 +115,7 @@ def create_app(
         producer_acks=-1,
         producer_max_request_size=OVERSIZE_HEADROOM_BYTES,
         consumer_max_fetch_size=OVERSIZE_HEADROOM_BYTES,
+        TableManager=ForewarnTableManager,  # a recovery race mended (streams/recovery.py)
     )
     ctx = StreamContext(
         settings, policy or Policy(), Topics(app, TopicNames(settings.topic_prefix), settings.partitions), clock

@@ -7,6 +7,7 @@ appear only as a keyed pseudonym, never as an address.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from forewarn.processors.approve import BATCH_SAMPLE, ORIGINAL_TEXT_SHA256, text_sha256
 from forewarn.processors.ids import pseudonymise, stable_id
@@ -49,38 +50,36 @@ class AuditTrail:
             now,
         )
         if self._drafted is not None and self._drafted[0] == shared:
-            return self._drafted[1].replaced(
-                audit_id=stable_id("target", command.notification_id),
-                notification_id=command.notification_id,
-                customer_ref=pseudonymise(command.customer_id, self._key),
-                channel=command.channel.value,
-                draft_source=command.draft_source.value,
-                draft_version=command.draft_version,
-                detail={"template": command.template, "language": command.language},
-            )
+            return self._drafted[1].replaced(**self._command_fields(command))
         record = self._drafted_row(command, now)
         self._drafted = (shared, record)
         return record
 
     def _drafted_row(self, command: NotificationCommand, now: datetime) -> AuditRecord:
         return AuditRecord(
-            audit_id=stable_id("target", command.notification_id),
+            **self._command_fields(command),
             recorded_at=now,
             stage="target",
             action="drafted",
             incident_id=command.incident_id,
             incident_version=command.incident_version,
-            notification_id=command.notification_id,
-            customer_ref=pseudonymise(command.customer_id, self._key),
-            channel=command.channel.value,
             severity=command.severity.value,
             kind=command.kind.value,
             phase=command.phase.value,
             signal_at=command.signal_at,
-            draft_source=command.draft_source.value,
-            draft_version=command.draft_version,
-            detail={"template": command.template, "language": command.language},
         )
+
+    def _command_fields(self, command: NotificationCommand) -> dict[str, Any]:
+        """The fields of a drafted row that are the command's own: all that differ within a run."""
+        return {
+            "audit_id": stable_id("target", command.notification_id),
+            "notification_id": command.notification_id,
+            "customer_ref": pseudonymise(command.customer_id, self._key),
+            "channel": command.channel.value,
+            "draft_source": command.draft_source.value,
+            "draft_version": command.draft_version,
+            "detail": {"template": command.template, "language": command.language},
+        }
 
     def receipt(self, receipt: DeliveryReceipt, now: datetime) -> AuditRecord:
         return AuditRecord(

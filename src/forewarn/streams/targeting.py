@@ -451,17 +451,14 @@ class Targeting:
         segment: CustomerSegment,
         channel: Channel,
         now: datetime,
-        others: OtherAccounts | None = None,
-        blanks: BlankCommands | None = None,
+        others: OtherAccounts,
+        blanks: BlankCommands,
     ) -> None:
         """Draft, build and send one notification command: the one place a command is made.
 
         ``blanks``: the fan-out chunk's, so its commands are validated once per channel."""
-        ctx = self.ctx
         # Review drafts the words for the reader's language and replaces all of them, so the command
         # starts blank: a first-cut draft here cost a third of the fan-out and was always discarded.
-        if blanks is None:
-            blanks = BlankCommands(incident, now=now, dry_run=ctx.settings.dry_run)
         command = blanks(segment, channel)
         routed = await self.review.route(incident, segment, command, now, others)  # channel topic, or held
         self.out.send(routed.topic, routed.key, routed.record)

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import islice
+from typing import Any
 
 from forewarn.policy import Policy
 from forewarn.processors.draft.facts import (
@@ -305,13 +306,17 @@ class BlankCommands:
             first = command_for(self.incident, segment, channel, self.blank, now=self.now, dry_run=self.dry_run)
             self._first[channel] = first
             return first
-        incident = self.incident
-        return first.replaced(
-            notification_id=notification_id(incident.incident_id, incident.version, segment.customer_id, channel),
-            customer_id=segment.customer_id,
-            recipients=recipients(segment, channel),
-            metadata={READER_TIMEZONE: segment.timezone},
-        )
+        return first.replaced(**_reader_fields(self.incident, segment, channel))
+
+
+def _reader_fields(incident: Incident, segment: CustomerSegment, channel: Channel) -> dict[str, Any]:
+    """The fields of a command that are the reader's own: all that differ between a chunk's readers."""
+    return {
+        "notification_id": notification_id(incident.incident_id, incident.version, segment.customer_id, channel),
+        "customer_id": segment.customer_id,
+        "recipients": recipients(segment, channel),
+        "metadata": {READER_TIMEZONE: segment.timezone},
+    }
 
 
 def command_for(
@@ -324,13 +329,11 @@ def command_for(
     dry_run: bool,
 ) -> NotificationCommand:
     return NotificationCommand(
-        notification_id=notification_id(incident.incident_id, incident.version, segment.customer_id, channel),
+        **_reader_fields(incident, segment, channel),
         incident_id=incident.incident_id,
         incident_version=incident.version,
-        customer_id=segment.customer_id,
         channel=channel,
         language=words.language,
-        recipients=recipients(segment, channel),
         subject=words.subject,
         text=words.text,
         html=words.html,
@@ -342,5 +345,4 @@ def command_for(
         dry_run=dry_run,
         signal_at=incident.first_signal_at,
         created_at=now,
-        metadata={READER_TIMEZONE: segment.timezone},
     )

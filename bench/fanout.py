@@ -265,7 +265,7 @@ def main() -> None:
         pids = [w.proc.pid if w.proc else None for w in workers]
         print(f"workers idle after {wait_quiet(pids, 600):.0f}s more", flush=True)
         publisher = Publisher(settings)
-        cpu_before = [cpu_s(broker.status().pid)] + [cpu_s(pid) for pid in pids]
+        cpu_before = [cpu_s(pid) for pid in [broker.status().pid, *pids]]
         incident_at = time.time()
         publisher.send("incidents", outage())
         publisher.close()
@@ -281,11 +281,11 @@ def main() -> None:
                 raise SystemExit(f"only {seen} of {commands} commands after an hour")
             time.sleep(1.0)
         to_last = last_timestamp(settings, parts) - incident_at
-        cpu_after = [cpu_s(broker.status().pid)] + [cpu_s(pid) for pid in pids]
+        cpu_after = [cpu_s(pid) for pid in [broker.status().pid, *pids]]
         cpu = [after - before for after, before in zip(cpu_after, cpu_before, strict=True)]
         held = watermarks(settings, ["approvals"])[0]
-        rss = max(peak_rss_mb(w) for w in workers)
-        total_rss = sum(peak_rss_mb(w) for w in workers)
+        peaks = [peak_rss_mb(w) for w in workers]
+        rss, total_rss = max(peaks), sum(peaks)
         print(f"{seen:,} commands ({held} held for approval); last one {to_last:.1f}s after the incident "
               f"= {seen / to_last:,.0f} commands/s; peak RSS {rss:,.0f} MB; CPU meanwhile: broker {cpu[0]:.1f}s, "
               f"worker(s) {sum(cpu[1:]):.1f}s", flush=True)  # fmt: skip

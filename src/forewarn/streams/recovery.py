@@ -24,7 +24,7 @@ NOTHING_READ = -1
 
 class MendedRecovery(Recovery):
     async def _seek_offsets(self, consumer: Any, tps: set[TP], offsets: Counter[TP], title: str) -> None:
-        for tp in list(tps):
+        for tp in tps:
             offset = offsets.get(tp)
             if offset is None or offset < NOTHING_READ:
                 offsets[tp] = NOTHING_READ

@@ -19,7 +19,7 @@ import faust
 from forewarn.processors.detect.cascade import ServiceGraph
 from forewarn.processors.detect.dedup import keyed_by_dedup
 from forewarn.processors.detect.signals import SignalGrouper
-from forewarn.processors.normalize import NormalizeError, Sample, normalize_signals
+from forewarn.processors.normalize import NormalizeError, Samples, normalize_signals
 from forewarn.schemas.codec import encode
 from forewarn.schemas.models import ObservabilityEvent, RawSignal
 from forewarn.streams.context import StreamContext
@@ -43,9 +43,8 @@ class Ingest:
         dedup = self.ctx.topics["dedup"]
         for message in messages:
             signals = await self.normalize(message)
-            self.events_seen += len(signals)
-            # A Sample is never PagerDuty's; checking its type first keeps samples cheap.
-            keyed = [e for e in signals if not isinstance(e, Sample) and keyed_by_dedup(e)]
+            # Samples are never PagerDuty's; checking the type first keeps them cheap.
+            keyed = [e for e in signals if not isinstance(e, Samples) and keyed_by_dedup(e)]
             if not keyed:
                 grouper.add(signals)
                 continue
@@ -53,20 +52,22 @@ class Ingest:
             # sent ahead of its trigger's alert (held back in this batch) would reach detection
             # before the incident it acknowledges exists.
             grouper = self.flush(grouper)
+            self.events_seen += len(keyed)
             for event in keyed:  # its incident is found by dedup key first (streams.dedup)
                 dedup.send_soon(key=event.source_ref.encode(), value=encode(event))
-            grouper.add(e for e in signals if isinstance(e, Sample) or not keyed_by_dedup(e))
+            grouper.add(e for e in signals if isinstance(e, Samples) or not keyed_by_dedup(e))
         self.flush(grouper)
 
     def flush(self, grouper: SignalGrouper) -> SignalGrouper:
         """Send what the grouper holds and hand back an empty one."""
+        self.events_seen += grouper.count
         signals_topic = self.ctx.topics["signals"]
         for key, batch in grouper.batches():
             # Buffered, not awaited one by one: the producer flushes before offsets are committed.
             signals_topic.send_soon(key=key, value=encode(batch))
         return SignalGrouper(self.graph)
 
-    async def normalize(self, message: Any) -> Sequence[ObservabilityEvent | Sample]:
+    async def normalize(self, message: Any) -> Sequence[ObservabilityEvent | Samples]:
         """The signals in one raw message, or none after dead-lettering it with the reason."""
         ctx, value = self.ctx, message.value
         if value is None:

@@ -6,7 +6,7 @@ from forewarn.processors.detect.cascade import ServiceGraph
 from forewarn.processors.detect.detector import unpack
 from forewarn.processors.detect.signals import MAX_EVENTS_PER_BATCH, MAX_SAMPLES_PER_BATCH, SignalGrouper
 from forewarn.processors.detect.state import to_ms
-from forewarn.processors.normalize import Sample
+from forewarn.processors.normalize import Samples
 from forewarn.schemas.models import ObservabilityEvent
 
 GRAPH = ServiceGraph({"api": ServicePolicy(depends_on=["db"]), "db": ServicePolicy()})
@@ -56,7 +56,7 @@ def test_a_key_fills_up_over_many_messages() -> None:
     for n in range(MAX_EVENTS_PER_BATCH + 3):
         grouper.add([event(service="api", region="eu-west", event_id=f"e{n}")])
     for s in range(MAX_SAMPLES_PER_BATCH + 2):
-        grouper.add([Sample("db", "eu-west", "latency_p99_ms", to_ms(T0) + s, 1.0)])
+        grouper.add([Samples("db", "eu-west", "latency_p99_ms", [to_ms(T0) + s], [1.0])])
     batches = [b for _, b in grouper.batches()]
     # a key's chunks keep arrival order: later signals never go back into an earlier chunk
     assert [(len(b.events), sum(r.count for r in b.runs)) for b in batches] == [
@@ -71,10 +71,24 @@ def test_a_sample_groups_as_the_event_it_stands_for() -> None:
     alert = event(service="api", region="eu-west")
     events = [sample("db", 0, 10.0), sample("db", 1, 11.0), alert, sample("api", 2, 12.0), sample("db", 3, 13.0)]
     packed = [
-        e if e is alert else Sample(e.service, e.region, e.metric or "", to_ms(e.occurred_at), e.value or 0.0)
+        e if e is alert else Samples(e.service, e.region, e.metric or "", [to_ms(e.occurred_at)], [e.value or 0.0])
         for e in events
     ]
     as_events, as_samples = SignalGrouper(GRAPH), SignalGrouper(GRAPH)
     as_events.add(events)
     as_samples.add(packed)
     assert list(as_events.batches()) == list(as_samples.batches())
+
+
+def test_a_series_larger_than_a_batch_spills_into_the_next_chunk_in_order() -> None:
+    grouper = SignalGrouper(GRAPH)
+    first = to_ms(T0)
+    grouper.add([Samples("db", "eu-west", "latency_p99_ms", [first], [0.0])])
+    size = MAX_SAMPLES_PER_BATCH * 2 + 7
+    at = [first + 1 + n for n in range(size)]
+    grouper.add([Samples("db", "eu-west", "latency_p99_ms", at, [float(n) for n in range(size)])])
+    assert grouper.count == size + 1
+    batches = [b for _, b in grouper.batches()]
+    assert [[r.count for r in b.runs] for b in batches] == [[MAX_SAMPLES_PER_BATCH]] * 2 + [[8]]
+    times = [t for b in batches for r in b.runs for t in unpack(r.timestamps, "q")]
+    assert times == [first, *at]

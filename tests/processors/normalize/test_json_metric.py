@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from forewarn.processors.detect.signals import is_sample
 from forewarn.processors.detect.state import to_ms
-from forewarn.processors.normalize import Sample, json_metric, normalize, normalize_signals
+from forewarn.processors.normalize import Samples, json_metric, normalize, normalize_signals, signal_count
 from forewarn.processors.normalize._common import SignalContext
 from forewarn.schemas.models import ObservabilityEvent, SignalStatus
 
@@ -192,10 +192,10 @@ def test_fast_path_agrees_with_checked_path(sample: dict[str, Any]) -> None:
         expected = json_metric._checked_sample(sample, 0, CTX)
     except NormalizeError as exc:
         with pytest.raises(NormalizeError) as caught:
-            json_metric._sample(sample, 0, CTX, False)
+            json_metric._sample(sample, 0, CTX)
         assert (caught.value.error_type, caught.value.reason) == (exc.error_type, exc.reason)
         return
-    actual = json_metric._sample(sample, 0, CTX, False)
+    actual = json_metric._sample(sample, 0, CTX)
     assert isinstance(actual, ObservabilityEvent)
     assert actual == expected
     assert actual.model_dump() == expected.model_dump()
@@ -225,8 +225,8 @@ _near = {
 def test_packed_path_agrees_with_the_event_path(
     sample: dict[str, Any], ctx: SignalContext, offset: int | float | None
 ) -> None:
-    """A Sample is exactly the plain-sample event it replaces (same time, value, service...);
-    anything else, and every error, is what the event path gives."""
+    """A packed sample is exactly the plain-sample event it replaces (same time, value,
+    service...); anything else, and every error, is what the event path gives."""
     from forewarn.processors.normalize import NormalizeError
 
     if offset is not None:  # near the context's bounds, in milliseconds or in seconds
@@ -236,18 +236,18 @@ def test_packed_path_agrees_with_the_event_path(
         expected = json_metric._checked_sample(sample, 0, ctx)
     except NormalizeError as exc:
         with pytest.raises(NormalizeError) as caught:
-            json_metric._sample(sample, 0, ctx, True)
+            json_metric.signals([sample], ctx)
         assert (caught.value.error_type, caught.value.reason) == (exc.error_type, exc.reason)
         return
-    actual = json_metric._sample(sample, 0, ctx, True)
-    if isinstance(actual, Sample):  # the grouper packs both the same way
+    (actual,) = json_metric.signals([sample], ctx)
+    if isinstance(actual, Samples):  # the grouper packs both the same way
         assert is_sample(expected) and expected.metric is not None and expected.value is not None
         assert actual == (
             expected.service,
             expected.region,
             expected.metric,
-            to_ms(expected.occurred_at),
-            expected.value,
+            [to_ms(expected.occurred_at)],
+            [expected.value],
         )
     else:  # flagged, per-customer, or declined by the fast path: the event itself
         assert actual == expected
@@ -260,12 +260,42 @@ def test_signals_are_the_events_with_plain_samples_packed() -> None:
     body = fixture_bytes("json_metric_batch")
     events = normalize(raw("json", body))
     signals = normalize_signals(raw("json", body))
-    assert len(signals) == len(events) == 3
+    assert len(signals) == len(events) == signal_count(signals) == 3
     for event, signal in zip(events, signals, strict=True):
-        if isinstance(signal, Sample):
+        if isinstance(signal, Samples):
             assert is_sample(event) and event.metric is not None and event.value is not None
-            assert signal == Sample(event.service, event.region, event.metric, to_ms(event.occurred_at), event.value)
+            assert signal == (event.service, event.region, event.metric, [to_ms(event.occurred_at)], [event.value])
         else:
             assert signal == event
     # flagged: an event; an RFC 3339 time takes the checked path, which builds the event
-    assert [type(s) for s in signals] == [Sample, ObservabilityEvent, ObservabilityEvent]
+    assert [type(s) for s in signals] == [Samples, ObservabilityEvent, ObservabilityEvent]
+
+
+def test_a_series_packs_until_something_else_comes_between() -> None:
+    """Consecutive plain samples of one series share a Samples; another series, or an event,
+    starts the next one, so the grouper still sees everything in arrival order."""
+    at = to_ms(CTX.received_at) - 60_000
+    lat = "latency_p99_ms"
+    body = [
+        {"service": "db", "metric": "error_rate", "value": 1, "timestamp": at},
+        {"service": "db", "metric": "error_rate", "value": 2.5, "timestamp": at + 1000},
+        {"service": "db", "metric": lat, "value": 3.0, "timestamp": at + 2000},
+        {
+            "service": "db",
+            "metric": lat,
+            "value": 4.0,
+            "timestamp": at + 3000,
+            "labels": {"outage": "true"},
+        },
+        {"service": "db", "metric": lat, "value": 5.0, "timestamp": at + 4000, "labels": {"pod": "a"}},
+        {"service": "db", "metric": lat, "value": 6.0, "timestamp": at + 5000, "region": "eu"},
+    ]
+    signals = json_metric.signals(body, CTX)
+    assert [s if isinstance(s, Samples) else s.flags for s in signals] == [
+        Samples("db", "global", "error_rate", [at, at + 1000], [1.0, 2.5]),
+        Samples("db", "global", "latency_p99_ms", [at + 2000], [3.0]),
+        ["outage"],
+        Samples("db", "global", "latency_p99_ms", [at + 4000], [5.0]),
+        Samples("db", "eu", "latency_p99_ms", [at + 5000], [6.0]),
+    ]
+    assert signal_count(signals) == len(body)

@@ -21,7 +21,7 @@ import pydantic_core
 from forewarn.schemas.models import ObservabilityEvent, RawSignal
 
 from . import alertmanager, datadog, json_metric, pagerduty, sentry
-from ._common import Sample, SignalContext, SourceAdapter
+from ._common import Samples, SignalContext, SourceAdapter, signal_count
 from .errors import ERROR_TYPES, ErrorType, NormalizeError
 
 __all__ = [
@@ -34,11 +34,12 @@ __all__ = [
     "ErrorType",
     "NormalizeError",
     "PackedAdapter",
-    "Sample",
+    "Samples",
     "SignalContext",
     "SourceAdapter",
     "normalize",
     "normalize_signals",
+    "signal_count",
 ]
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -57,9 +58,9 @@ ADAPTERS: Mapping[str, SourceAdapter] = MappingProxyType(
 
 
 class PackedAdapter(Protocol):
-    """A source whose plain metric samples can come out as :class:`Sample` instead of events."""
+    """A source whose plain metric samples can come out as :class:`Samples` instead of events."""
 
-    def __call__(self, doc: object, ctx: SignalContext, /) -> list[ObservabilityEvent | Sample]: ...
+    def __call__(self, doc: object, ctx: SignalContext, /) -> list[ObservabilityEvent | Samples]: ...
 
 
 #: Sources with a packed form (``normalize_signals``); the others' events are used as they are.
@@ -93,10 +94,11 @@ def normalize_signals(
     max_bytes: int = MAX_BODY_BYTES,
     max_future_skew: timedelta = DEFAULT_MAX_FUTURE_SKEW,
     max_age: timedelta = DEFAULT_MAX_AGE,
-) -> Sequence[ObservabilityEvent | Sample]:
-    """``normalize`` for ingest: the same signals, the same errors, but a plain metric sample
-    of a source in ``PACKED_ADAPTERS`` comes out as a :class:`Sample`, not a full event,
-    because ingest only packs it into a run (``SignalGrouper``) and never sends it whole."""
+) -> Sequence[ObservabilityEvent | Samples]:
+    """``normalize`` for ingest: the same signals, the same errors, but plain metric samples
+    of a source in ``PACKED_ADAPTERS`` come out packed per series (:class:`Samples`), not as
+    full events, because ingest only packs them into runs (``SignalGrouper``) and never sends
+    them whole. ``signal_count`` says how many events that is."""
     packed = PACKED_ADAPTERS.get(raw.source)
     if packed is not None:
         return packed(*_parsed(raw, max_bytes, max_future_skew, max_age))

@@ -35,21 +35,28 @@ _FLAG_LABEL_SET = frozenset(FLAG_LABELS)
 _EVENT_FIELDS: frozenset[str] = frozenset(ObservabilityEvent.model_fields)
 
 
-class Sample(NamedTuple):
-    """A plain metric sample as the signals topic carries it (a slot in a ``SampleRun``).
+class Samples(NamedTuple):
+    """Consecutive plain metric samples of one series, as the signals topic carries them (a ``SampleRun``).
 
     Plain samples (no flag raised, no customer named) are only ever packed into runs, which keep
-    service, metric, time and value; at fifty samples a message, building the full event (id
-    digest, summary, seventeen fields) for each was most of normalisation's cost. The grouper
-    treats a Sample exactly as the event it stands for (``signals.is_sample`` holds for it).
+    service, metric, time and value; building the full event (id digest, summary, seventeen
+    fields) for each was most of normalisation's cost, and even a small tuple per sample was a
+    tenth of it. A sender batches a series' samples together, so one of these usually holds a
+    whole message. The grouper treats each sample exactly as the event it stands for
+    (``signals.is_sample`` holds for it).
     """
 
     service: str
     region: str
     metric: str
-    #: Event time, epoch milliseconds UTC (what ``to_ms(event.occurred_at)`` gives).
-    at: int
-    value: float
+    #: Event times, epoch milliseconds UTC (what ``to_ms(event.occurred_at)`` gives).
+    at: list[int]
+    values: list[float]
+
+
+def signal_count(signals: Iterable[ObservabilityEvent | Samples]) -> int:
+    """How many observability events these stand for (each sample of a ``Samples`` is one)."""
+    return sum(len(s.at) if type(s) is Samples else 1 for s in signals)
 
 
 @dataclass(frozen=True, slots=True)

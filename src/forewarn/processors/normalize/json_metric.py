@@ -7,22 +7,22 @@ empty region means "global". Samples become ``firing`` events of severity "info"
 value is a breach is for the windowed rules to decide, not for ingest. A bad sample rejects
 the whole message, so the dead letter holds the batch exactly as it was sent.
 
-This is the high-volume source, so it has two paths: ``_sample`` accepts the common shape
-(epoch-number timestamp, plain labels) with a handful of type checks and builds the event
-directly; anything else goes to ``_checked_sample``, which owns every rule and every error
-message. The tests assert both paths agree on whatever the fast one accepts. ``signals`` is
-what ingest calls: the same, except that a plain sample comes out as a ``Sample`` (all that
-its run keeps of it) instead of a full event.
+This is the high-volume source, so it has three paths. ``signals`` (what ingest calls) checks
+the common plain shape (epoch-number timestamp, no flag, no customer) inline, in one loop over
+the batch, and appends each such sample to the message's current ``Samples``: no object per
+sample at all. Anything else goes to ``_sample``, which builds the event directly for the
+common shape with a handful of type checks, and hands the rest to ``_checked_sample``, which
+owns every rule and every error message. The tests assert that all three agree on whatever
+the faster ones accept.
 """
 
 from __future__ import annotations
 
 from math import isfinite
-from typing import cast
 
 from forewarn.schemas.models import ObservabilityEvent, SignalStatus
 
-from ._common import FLAG_LABELS, Sample, SignalContext, build_event, construct_event, event_id, flags_of
+from ._common import FLAG_LABELS, Samples, SignalContext, build_event, construct_event, event_id, flags_of
 from ._fields import as_object, child, finite_number, item, one_of, optional_str, required, required_str, str_map
 from ._time import EPOCH, EPOCH_MS_THRESHOLD, MILLISECOND, epoch_to_datetime, to_millis
 
@@ -42,24 +42,79 @@ _FIRING = SignalStatus.firing
 
 
 def normalize(doc: object, ctx: SignalContext) -> list[ObservabilityEvent]:
-    # Without ``packed`` every item is an event; the cast saves a per-sample check.
     if isinstance(doc, list):
-        return cast(list[ObservabilityEvent], [_sample(sample, i, ctx, False) for i, sample in enumerate(doc)])
-    return [cast(ObservabilityEvent, _sample(doc, None, ctx, False))]
+        return [_sample(sample, i, ctx) for i, sample in enumerate(doc)]
+    return [_sample(doc, None, ctx)]
 
 
-def signals(doc: object, ctx: SignalContext) -> list[ObservabilityEvent | Sample]:
-    """As ``normalize``, with plain samples as :class:`Sample` (what ingest groups into runs)."""
-    if isinstance(doc, list):
-        return [_sample(sample, i, ctx, True) for i, sample in enumerate(doc)]
-    return [_sample(doc, None, ctx, True)]
+def signals(doc: object, ctx: SignalContext) -> list[ObservabilityEvent | Samples]:
+    """As ``normalize``, with runs of plain samples of one series as :class:`Samples`.
 
-
-def _sample(doc: object, index: int | None, ctx: SignalContext, packed: bool) -> ObservabilityEvent | Sample:
-    """The common shape, checked inline; anything unusual is handed to ``_checked_sample``.
-
-    ``packed``: a sample that raises no flag and names no customer comes out as a Sample.
+    The checks are ``_sample``'s, inlined: at ten samples a message a call and a tuple per
+    sample were a third of normalisation. Whatever they do not pass, ``_sample`` decides.
     """
+    items, indexed = (doc, True) if type(doc) is list else ([doc], False)
+    out: list[ObservabilityEvent | Samples] = []
+    series: Samples | None = None
+    earliest, latest = ctx.earliest_ms, ctx.latest_ms
+    finite = isfinite
+    for index, sample in enumerate(items):
+        if type(sample) is dict:
+            get = sample.get
+            service = get("service")
+            region = get("region")
+            if region is None or region == "":
+                region = "global"
+            metric = get("metric")
+            value = get("value")
+            timestamp = get("timestamp")
+            labels = get("labels")
+            if (
+                type(service) is str
+                and service
+                and type(region) is str
+                and type(metric) is str
+                and metric in METRICS
+                and (type(value) is float or (type(value) is int and -_FAST_INT_LIMIT <= value <= _FAST_INT_LIMIT))
+                and (type(timestamp) is int or type(timestamp) is float)
+                and 0 < timestamp < _FAST_EPOCH_LIMIT
+                and (labels is None or _plain_labels(labels))
+            ):
+                if type(timestamp) is int and timestamp < _EXACT_MS_LIMIT:
+                    at = timestamp if timestamp >= EPOCH_MS_THRESHOLD else timestamp * 1000
+                else:
+                    at = (to_millis(epoch_to_datetime(timestamp)) - EPOCH) // MILLISECOND
+                number = value if type(value) is float else float(value)
+                if finite(number) and earliest <= at <= latest:
+                    if (
+                        series is not None
+                        and series.service == service
+                        and series.region == region
+                        and series.metric == metric
+                    ):
+                        series.at.append(at)
+                        series.values.append(number)
+                    else:
+                        series = Samples(service, region, metric, [at], [number])
+                        out.append(series)
+                    continue
+        out.append(_sample(sample, index if indexed else None, ctx))
+        series = None  # what follows comes after this event
+    return out
+
+
+def _plain_labels(labels: object) -> bool:
+    """String labels that raise no flag and name no customer: nothing a run would lose."""
+    if type(labels) is not dict:
+        return False
+    for label in labels.values():
+        if type(label) is not str:
+            return False
+    return (_FLAG_KEYS.isdisjoint(labels) or not flags_of(labels)) and not labels.get("customer_id")
+
+
+def _sample(doc: object, index: int | None, ctx: SignalContext) -> ObservabilityEvent:
+    """The common shape, checked inline; anything unusual is handed to ``_checked_sample``."""
     if type(doc) is not dict:
         return _checked_sample(doc, index, ctx)
     service = doc.get("service")
@@ -88,16 +143,6 @@ def _sample(doc: object, index: int | None, ctx: SignalContext, packed: bool) ->
         if type(label) is not str:
             return _checked_sample(doc, index, ctx)
     number = float(value)
-    flags = [] if _FLAG_KEYS.isdisjoint(labels) else flags_of(labels)
-    customer_id = labels.get("customer_id") or None
-    if packed and not flags and customer_id is None:
-        if type(timestamp) is int and timestamp < _EXACT_MS_LIMIT:
-            at = timestamp if timestamp >= EPOCH_MS_THRESHOLD else timestamp * 1000
-        else:
-            at = (to_millis(epoch_to_datetime(timestamp)) - EPOCH) // MILLISECOND
-        if not (isfinite(number) and ctx.earliest_ms <= at <= ctx.latest_ms):
-            return _checked_sample(doc, index, ctx)
-        return Sample(service, region, metric, at, number)
     occurred_at = to_millis(epoch_to_datetime(timestamp))
     if not (isfinite(number) and ctx.earliest <= occurred_at <= ctx.latest):
         return _checked_sample(doc, index, ctx)
@@ -117,8 +162,8 @@ def _sample(doc: object, index: int | None, ctx: SignalContext, packed: bool) ->
             "summary": f"{metric} {number:g} for {service} in {region}",
             "description": None,
             "labels": labels,
-            "flags": flags,
-            "customer_id": customer_id,
+            "flags": [] if _FLAG_KEYS.isdisjoint(labels) else flags_of(labels),
+            "customer_id": labels.get("customer_id") or None,
             "occurred_at": occurred_at,
             "received_at": ctx.received_at,
         }

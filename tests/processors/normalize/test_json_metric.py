@@ -299,3 +299,69 @@ def test_a_series_packs_until_something_else_comes_between() -> None:
         Samples("db", "eu", "latency_p99_ms", [at + 5000], [6.0]),
     ]
     assert signal_count(signals) == len(body)
+
+
+def _outcome(call: Any) -> object:
+    """What a path gives: its signals, or the error it raises."""
+    from forewarn.processors.normalize import NormalizeError
+
+    try:
+        return call()
+    except NormalizeError as exc:
+        return (exc.error_type, exc.reason)
+
+
+_odd = st.one_of(
+    st.just({}),
+    st.fixed_dictionaries({"timestamp": st.just("2024-05-01T10:00:00Z")}),  # RFC 3339: not typed
+    st.fixed_dictionaries({"value": st.one_of(st.just("1"), st.just(True), st.none())}),
+    st.fixed_dictionaries({"extra": st.just({"nested": [1]})}),  # an unknown key
+    st.fixed_dictionaries({"service": st.just("")}),
+    st.fixed_dictionaries({"labels": st.just({"customer_id": "c1"})}),
+)
+
+
+@given(
+    st.lists(st.tuples(_fast_shaped, st.one_of(st.none(), _odd)), max_size=6),
+    st.booleans(),
+    st.booleans(),
+)
+def test_the_typed_decoder_agrees_with_the_generic_parse(
+    samples: list[tuple[dict[str, Any], dict[str, Any] | None]], single: bool, bom: bool
+) -> None:
+    """``packed`` is an accelerator only: for any body, the signals or the error of ``signals``
+    on the generically parsed document (NaN is written as JSON's NaN, which msgspec refuses)."""
+    import json
+
+    docs = [{**sample, **(odd or {})} for sample, odd in samples]
+    doc: object = docs[0] if single and docs else docs
+    body = (b"\xef\xbb\xbf" if bom else b"") + json.dumps(doc).encode()
+    assert _outcome(lambda: json_metric.packed(body, CTX)) == _outcome(
+        lambda: json_metric.signals(json_metric.parse_json(body), CTX)
+    )
+
+
+def test_the_typed_decoder_packs_a_plain_body() -> None:
+    import json
+
+    at = to_ms(CTX.received_at) - 60_000
+    body = json.dumps(
+        [{"service": "db", "metric": "error_rate", "value": v, "timestamp": at + v, "region": None} for v in range(3)]
+    ).encode()
+    assert json_metric.packed(body, CTX) == [
+        Samples("db", "global", "error_rate", [at, at + 1, at + 2], [0.0, 1.0, 2.0])
+    ]
+    # one sample the typed pass declines is decided by the event path, in its place
+    flagged = json.loads(body)
+    flagged[1]["labels"] = {"outage": "true"}
+    signals = json_metric.packed(json.dumps(flagged).encode(), CTX)
+    assert [type(s) for s in signals] == [Samples, ObservabilityEvent, Samples]
+    assert signals[1] == json_metric._checked_sample(flagged[1], 1, CTX)
+
+
+@pytest.mark.parametrize("body", [b"\xff", b"[1", b"", b"NaN", b'"\\ud800"'])
+def test_a_body_the_typed_decoder_refuses_gets_the_generic_verdict(body: bytes) -> None:
+    assert _outcome(lambda: json_metric.packed(body, CTX)) == _outcome(
+        lambda: json_metric.signals(json_metric.parse_json(body), CTX)
+    )
+    assert isinstance(_outcome(lambda: json_metric.packed(body, CTX)), tuple)

@@ -16,12 +16,10 @@ from datetime import timedelta
 from types import MappingProxyType
 from typing import Protocol
 
-import pydantic_core
-
 from forewarn.schemas.models import ObservabilityEvent, RawSignal
 
 from . import alertmanager, datadog, json_metric, pagerduty, sentry
-from ._common import Samples, SignalContext, SourceAdapter, signal_count
+from ._common import Samples, SignalContext, SourceAdapter, parse_json, signal_count
 from .errors import ERROR_TYPES, ErrorType, NormalizeError
 
 __all__ = [
@@ -39,6 +37,7 @@ __all__ = [
     "SourceAdapter",
     "normalize",
     "normalize_signals",
+    "parse_json",
     "signal_count",
 ]
 
@@ -58,15 +57,17 @@ ADAPTERS: Mapping[str, SourceAdapter] = MappingProxyType(
 
 
 class PackedAdapter(Protocol):
-    """A source whose plain metric samples can come out as :class:`Samples` instead of events."""
+    """A source whose plain metric samples can come out as :class:`Samples` instead of events.
 
-    def __call__(self, doc: object, ctx: SignalContext, /) -> list[ObservabilityEvent | Samples]: ...
+    It takes the body, not the parsed document: a decoder typed for the source's plain shape
+    reads it several times faster than a generic parse followed by checks in Python.
+    """
+
+    def __call__(self, body: bytes, ctx: SignalContext, /) -> list[ObservabilityEvent | Samples]: ...
 
 
 #: Sources with a packed form (``normalize_signals``); the others' events are used as they are.
-PACKED_ADAPTERS: Mapping[str, PackedAdapter] = MappingProxyType({"json": json_metric.signals})
-
-_UTF8_BOM = b"\xef\xbb\xbf"
+PACKED_ADAPTERS: Mapping[str, PackedAdapter] = MappingProxyType({"json": json_metric.packed})
 
 
 def normalize(
@@ -101,7 +102,8 @@ def normalize_signals(
     them whole. ``signal_count`` says how many events that is."""
     packed = PACKED_ADAPTERS.get(raw.source)
     if packed is not None:
-        return packed(*_parsed(raw, max_bytes, max_future_skew, max_age))
+        _check_size(raw, max_bytes)
+        return packed(raw.body, _context(raw, max_future_skew, max_age))
     return normalize(raw, max_bytes=max_bytes, max_future_skew=max_future_skew, max_age=max_age)
 
 
@@ -113,19 +115,14 @@ def _unknown(source: str, adapters: Mapping[str, SourceAdapter]) -> NormalizeErr
 def _parsed(
     raw: RawSignal, max_bytes: int, max_future_skew: timedelta, max_age: timedelta
 ) -> tuple[object, SignalContext]:
+    _check_size(raw, max_bytes)
+    return parse_json(raw.body), _context(raw, max_future_skew, max_age)
+
+
+def _check_size(raw: RawSignal, max_bytes: int) -> None:
     if len(raw.body) > max_bytes:
         raise NormalizeError(f"body: {len(raw.body)} bytes exceeds the limit of {max_bytes}", "oversized")
-    ctx = SignalContext.of(raw.source, raw.received_at, max_future_skew=max_future_skew, max_age=max_age)
-    return parse_json(raw.body), ctx
 
 
-def parse_json(body: bytes) -> object:
-    """Parse with pydantic-core's JSON reader (already a dependency, ~1.5x the stdlib's speed).
-
-    It rejects nesting beyond a fixed depth and lone surrogates instead of crashing later, and,
-    like the stdlib, reads NaN/Infinity, which the adapters reject as ``invalid`` with a path.
-    """
-    try:
-        return pydantic_core.from_json(body.removeprefix(_UTF8_BOM))
-    except ValueError as exc:
-        raise NormalizeError(f"body: {exc}", "malformed_json") from None
+def _context(raw: RawSignal, max_future_skew: timedelta, max_age: timedelta) -> SignalContext:
+    return SignalContext.of(raw.source, raw.received_at, max_future_skew=max_future_skew, max_age=max_age)

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
 from typing import NamedTuple, Protocol
 
+import pydantic_core
+
 from forewarn.schemas.models import ObservabilityEvent, SignalStatus
 
 from ._time import EPOCH, MICROSECOND, MILLISECOND, parse_time, to_millis
@@ -260,3 +262,20 @@ def construct_event(fields: dict[str, object]) -> ObservabilityEvent:
     _set(event, "__pydantic_extra__", None)
     _set(event, "__pydantic_private__", None)
     return event
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def parse_json(body: bytes) -> object:
+    """Parse with pydantic-core's JSON reader (already a dependency, ~1.5x the stdlib's speed).
+
+    It rejects nesting beyond a fixed depth and lone surrogates instead of crashing later, and,
+    like the stdlib, reads NaN/Infinity, which the adapters reject as ``invalid`` with a path.
+    """
+    try:
+        return pydantic_core.from_json(body.removeprefix(UTF8_BOM))
+    except ValueError as exc:
+        raise NormalizeError(f"body: {exc}", "malformed_json") from None

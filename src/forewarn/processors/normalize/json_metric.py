@@ -7,22 +7,38 @@ empty region means "global". Samples become ``firing`` events of severity "info"
 value is a breach is for the windowed rules to decide, not for ingest. A bad sample rejects
 the whole message, so the dead letter holds the batch exactly as it was sent.
 
-This is the high-volume source, so it has three paths. ``signals`` (what ingest calls) checks
-the common plain shape (epoch-number timestamp, no flag, no customer) inline, in one loop over
-the batch, and appends each such sample to the message's current ``Samples``: no object per
-sample at all. Anything else goes to ``_sample``, which builds the event directly for the
-common shape with a handful of type checks, and hands the rest to ``_checked_sample``, which
-owns every rule and every error message. The tests assert that all three agree on whatever
-the faster ones accept.
+This is the high-volume source, so it has four paths, each an accelerator for the next.
+``packed`` (what ingest calls) has msgspec decode the body straight into typed ``_Plain``
+structs, which holds when every object has only the documented keys with the common types
+(epoch-number timestamp); a body it cannot type that way goes to ``signals`` parsed
+generically. ``signals`` checks the common plain shape (no flag, no customer) inline, in one
+loop over the batch, and appends each such sample to the message's current ``Samples``: no
+object per sample at all. Anything else goes to ``_sample``, which builds the event directly
+for the common shape with a handful of type checks, and hands the rest to ``_checked_sample``,
+which owns every rule and every error message. The tests assert that all of them agree on
+whatever the faster ones accept.
 """
 
 from __future__ import annotations
 
 from math import isfinite
+from typing import Annotated, Literal
+
+import msgspec
 
 from forewarn.schemas.models import ObservabilityEvent, SignalStatus
 
-from ._common import FLAG_LABELS, Samples, SignalContext, build_event, construct_event, event_id, flags_of
+from ._common import (
+    FLAG_LABELS,
+    UTF8_BOM,
+    Samples,
+    SignalContext,
+    build_event,
+    construct_event,
+    event_id,
+    flags_of,
+    parse_json,
+)
 from ._fields import as_object, child, finite_number, item, one_of, optional_str, required, required_str, str_map
 from ._time import EPOCH, EPOCH_MS_THRESHOLD, MILLISECOND, epoch_to_datetime, to_millis
 
@@ -45,6 +61,78 @@ def normalize(doc: object, ctx: SignalContext) -> list[ObservabilityEvent]:
     if isinstance(doc, list):
         return [_sample(sample, i, ctx) for i, sample in enumerate(doc)]
     return [_sample(doc, None, ctx)]
+
+
+class _Plain(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A sample in the common shape, as msgspec's typed decoder reads it (checks done in C).
+
+    Unknown keys are refused rather than skipped: a body of these alone then nests only two
+    deep, so the typed pass never accepts what the generic parser's depth limit would reject.
+    A missing region or labels and an explicit null mean the same in every path.
+    """
+
+    service: Annotated[str, msgspec.Meta(min_length=1)]
+    metric: Literal["error_rate", "latency_p99_ms", "availability"]
+    value: int | float
+    timestamp: int | float
+    region: str | None = None
+    labels: dict[str, str] | None = None
+
+
+_PLAIN_BODY = msgspec.json.Decoder(list[_Plain] | _Plain)
+_PLAIN_FIELDS = _Plain.__struct_fields__
+
+
+def packed(body: bytes, ctx: SignalContext) -> list[ObservabilityEvent | Samples]:
+    """``signals`` of the body: typed by msgspec when it can be, parsed generically otherwise.
+
+    At ten samples a message, the generic parse and the checks in Python cost ~15 µs; the
+    typed decode and the loop below about a third of that. Whatever msgspec refuses (another
+    key, a string timestamp, NaN, a malformed body...) is decided by the generic path, so
+    every error message is still ``_checked_sample``'s.
+    """
+    try:
+        decoded = _PLAIN_BODY.decode(body.removeprefix(UTF8_BOM))
+    except (msgspec.DecodeError, ValueError):  # invalid UTF-8 is a UnicodeDecodeError
+        return signals(parse_json(body), ctx)
+    items, indexed = (decoded, True) if type(decoded) is list else ([decoded], False)
+    out: list[ObservabilityEvent | Samples] = []
+    series: Samples | None = None
+    earliest, latest = ctx.earliest_ms, ctx.latest_ms
+    finite = isfinite
+    for index, sample in enumerate(items):
+        value = sample.value
+        timestamp = sample.timestamp
+        labels = sample.labels
+        if (
+            (type(value) is float or -_FAST_INT_LIMIT <= value <= _FAST_INT_LIMIT)
+            and 0 < timestamp < _FAST_EPOCH_LIMIT
+            and (labels is None or _plain_labels(labels))
+        ):
+            if type(timestamp) is int and timestamp < _EXACT_MS_LIMIT:
+                at = timestamp if timestamp >= EPOCH_MS_THRESHOLD else timestamp * 1000
+            else:
+                at = (to_millis(epoch_to_datetime(timestamp)) - EPOCH) // MILLISECOND
+            number = value if type(value) is float else float(value)
+            if finite(number) and earliest <= at <= latest:
+                service, region, metric = sample.service, sample.region or "global", sample.metric
+                if (
+                    series is not None
+                    and series.service == service
+                    and series.region == region
+                    and series.metric == metric
+                ):
+                    series.at.append(at)
+                    series.values.append(number)
+                else:
+                    series = Samples(service, region, metric, [at], [number])
+                    out.append(series)
+                continue
+        # the generic path's verdict on the same object (its keys are exactly the fields)
+        doc = {name: getattr(sample, name) for name in _PLAIN_FIELDS}
+        out.append(_sample(doc, index if indexed else None, ctx))
+        series = None
+    return out
 
 
 def signals(doc: object, ctx: SignalContext) -> list[ObservabilityEvent | Samples]:

@@ -48,7 +48,14 @@ from forewarn.processors.detect.versions import (
     reclassified,
     with_signal,
 )
-from forewarn.processors.detect.windows import ClosedWindow, WindowSpec, add_sample, close_windows, due
+from forewarn.processors.detect.windows import (
+    ClosedWindow,
+    WindowSpec,
+    add_sample,
+    add_until_due,
+    close_windows,
+    due,
+)
 from forewarn.schemas.models import (
     ObservabilityEvent,
     OperatorCommand,
@@ -162,12 +169,35 @@ class _Run(Lifecycle):
             return
         series = self.state.series.setdefault(f"{service}|{metric}", Series())
         state, spec, outcome = self.state, self.spec, self.outcome
+        times = unpack(sample_run.timestamps, "q").tolist()
+        values = unpack(sample_run.values, "d").tolist()
+        index, end = 0, len(times)
+        # With no incident open, time passing changes nothing until a window closes, so the
+        # samples up to the next one that makes a window due go in at once (``add_until_due``).
+        while index < end and not state.tracks:
+            index, high, late, invalid = add_until_due(series, times, values, index, spec)
+            outcome.late_samples += late
+            outcome.invalid_samples += invalid
+            if high is not None and (state.clock is None or high > state.clock):
+                state.clock = high
+            if due(series, spec):
+                for window in close_windows(series, spec):
+                    self.window(service, metric, window)
+        if index < end:
+            self._one_by_one(service, metric, series, times, values, index)
+
+    def _one_by_one(
+        self, service: str, metric: str, series: Series, times: list[int], values: list[float], index: int
+    ) -> None:
+        """Samples while an incident is open: time passes sample by sample (``clock``), then
+        the windows it closes, because an open incident can confirm or flag on the way."""
+        state, spec, outcome = self.state, self.spec, self.outcome
         # The group's clock is kept in a local while nothing else can read it: assigning a
         # pydantic field per sample cost as much as windowing it. It is written back before
         # anything that reads the state (the lifecycle, a closing window) and at the end.
         clock = state.clock
         isfinite = math.isfinite
-        for ts, value in zip(unpack(sample_run.timestamps, "q"), unpack(sample_run.values, "d"), strict=True):
+        for ts, value in zip(times[index:], values[index:], strict=True):
             if not isfinite(value):
                 outcome.invalid_samples += 1
                 continue

@@ -14,6 +14,7 @@ import fastavro
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import field_validator
 
 from forewarn.schemas import (
     MODELS,
@@ -49,8 +50,11 @@ from forewarn.schemas.models import (
     INT64_MIN,
     DedupSweep,
     FactKind,
+    Int32,
     InternalFact,
     OperatorCommand,
+    SignalBatch,
+    UtcDatetime,
 )
 
 REGISTRY = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "registry.json").read_text())["schemas"]
@@ -228,6 +232,53 @@ def test_the_compiled_reader_reads_what_fastavro_reads(name: str, data: st.DataO
     assert end == len(wire)
     assert body == expected
     assert repr(body) == repr(expected)  # same types too (str, not bytes; aware datetimes)
+
+
+TRUSTED = [name for name, model in MODELS.items() if codec._entry(model).trusted]
+
+
+def test_only_flat_records_are_adopted_unvalidated() -> None:
+    """RawSignal (read once per raw message) is; anything with bounds, enums or nesting is not."""
+    assert TRUSTED == ["io.forewarn.RawSignal"]
+
+    class Bounded(Record):
+        count: Int32
+
+    class Checked(Record):
+        name: str
+
+        @field_validator("name")
+        @classmethod
+        def _lower(cls, value: str) -> str:
+            return value.lower()
+
+    class Flat(Record):
+        name: str
+        at: UtcDatetime
+        note: str | None = None
+        blob: bytes = b""
+
+    assert [codec._plain(m) for m in (Bounded, Checked, Flat, DeadLetter, SignalBatch)] == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+
+
+@pytest.mark.parametrize("name", TRUSTED)
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_an_adopted_record_is_the_validated_one(name: str, data: st.DataObject) -> None:
+    model = MODELS[name]
+    wire = encode(data.draw(records(model)))
+    adopted = decode(wire, model)
+    validated = model.model_validate(codec._read_body(wire, codec._entry(model)))
+    assert adopted == validated
+    assert repr(adopted) == repr(validated)
+    assert adopted.model_dump() == validated.model_dump()
+    assert adopted.model_fields_set == validated.model_fields_set
 
 
 @pytest.mark.parametrize("name", ["NotificationCommand", "CustomerSegment", "SignalBatch", "TargetingRequest"])

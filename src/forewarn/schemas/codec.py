@@ -4,24 +4,29 @@ A record is ``0x00`` + the 4-byte big-endian schema id from ``schemas/registry.j
 Avro body, so consumers outside forewarn (or a Schema Registry later) read it without us.
 Every schema is parsed once, on first use; decoding is one dict lookup, one call of the schema's
 compiled reader (``avro_reader``; fastavro judges whatever it does not vouch for) and one pydantic
-validation; encoding one call of its compiled writer (``avro_writer``).
+validation, skipped for flat records it could not change (``_plain``); encoding one call of its
+compiled writer (``avro_writer``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast, get_args
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, cast, get_args, get_origin
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from pydantic import BaseModel, ValidationError
 
 from forewarn.schemas.avro_reader import Reader, compile_reader
 from forewarn.schemas.avro_writer import Writer, compile_writer
-from forewarn.schemas.models import MODELS, Record
+from forewarn.schemas.models import MODELS, Record, UtcDatetime
+
+_UTC_METADATA = list(get_args(UtcDatetime)[1:])
 
 __all__ = [
     "DecodeError",
@@ -78,6 +83,9 @@ class _Entry:
     writer: Writer | None = None
     #: The compiled reader of a current version (``avro_reader``); None: fastavro reads it.
     read: Reader | None = None
+    #: What ``read`` returns is already what validation would make of it (``_plain``), so a
+    #: record it vouches for is adopted as it is.
+    trusted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +149,8 @@ def _load(directory: Path) -> _Registry:
             header,
             _nests(model),
             writer=compile_writer(parsed, header),
-            read=compile_reader(parsed),
+            read=(read := compile_reader(parsed)),
+            trusted=read is not None and _plain(model),
         )
         by_id[sid] = by_model[model] = entry
     _load_history(directory, listing.get("history", []), named, by_id, by_model)
@@ -195,6 +204,32 @@ def _nests(model: type[BaseModel]) -> bool:
     return any(holds_model(field.annotation) for field in model.model_fields.values())
 
 
+#: Field types whose Avro value (as read) is exactly the validated value: no coercion, no bounds.
+_PLAIN_TYPES = frozenset({str, bytes, float, bool, int, type(None)})
+
+
+def _plain(model: type[BaseModel]) -> bool:
+    """Whether validating what the compiled reader gives could change or refuse nothing.
+
+    True for a flat record of strings, bytes, numbers without bounds and optional ones, and
+    ``UtcDatetime`` (the reader's instants are UTC, whole milliseconds: what ``as_utc`` makes
+    of them), with no validators of its own. RawSignal, read once per raw message, is one:
+    validating it was a fifth of decoding it. ``tests/schemas`` holds the adopted records to
+    validated ones.
+    """
+    decorators = model.__pydantic_decorators__
+    if decorators.field_validators or decorators.model_validators or decorators.validators:
+        return False
+    for field in model.model_fields.values():
+        annotation = field.annotation
+        if field.metadata == _UTC_METADATA and annotation is datetime:
+            continue
+        kinds = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else (annotation,)
+        if field.metadata or not all(kind in _PLAIN_TYPES for kind in kinds):
+            return False
+    return True
+
+
 def _entry(model: type[Record]) -> _Entry:
     try:
         return _registry().by_model[model]
@@ -228,6 +263,8 @@ def decode(data: bytes, model: type[T]) -> T:
             f"schema id {entry.schema_id} is {entry.name}, expected {expected.name} (id {expected.schema_id})",
             "wrong_type",
         )
+    if entry.trusted:
+        return _adopted(model, _read_body(data, entry))
     return _validate(model, _read_body(data, entry), entry)
 
 
@@ -305,6 +342,20 @@ def _read_body(data: bytes, entry: _Entry) -> dict[str, Any]:
             "undecodable",
         )
     return body
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _adopted(model: type[T], body: dict[str, Any]) -> T:
+    """The record validation would build from ``body`` (every field present, all plain)."""
+    record = _new(model)
+    _set(record, "__dict__", body)
+    _set(record, "__pydantic_fields_set__", set(body))
+    _set(record, "__pydantic_extra__", None)
+    _set(record, "__pydantic_private__", None)
+    return record
 
 
 def _validate(model: type[T], body: dict[str, Any], entry: _Entry) -> T:

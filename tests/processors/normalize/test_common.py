@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from forewarn.processors.normalize import NormalizeError
 from forewarn.processors.normalize._common import construct_event
@@ -119,3 +121,45 @@ def test_received_at_in_another_zone_is_moved_to_utc() -> None:
     cest = timezone(timedelta(hours=2))
     (event,) = run("json", fixture_bytes("json_metric_single"), received_at=datetime(2024, 5, 1, 12, 0, tzinfo=cest))
     assert event.received_at == RECEIVED_AT and event.received_at.tzinfo is UTC
+
+
+def _reference_bounds(received_at: datetime, skew: timedelta, age: timedelta) -> tuple[datetime, int, int]:
+    """The bounds spelled out the slow way: shift the datetime, clamp at the calendar, round inwards."""
+    from forewarn.processors.normalize._time import EPOCH, MILLISECOND, to_millis
+
+    received = to_millis(
+        (received_at.replace(tzinfo=UTC) if received_at.tzinfo is None else received_at).astimezone(UTC)
+    )
+    try:
+        earliest = received - age
+    except OverflowError:
+        earliest = datetime.min.replace(tzinfo=UTC)
+    try:
+        latest = received + skew
+    except OverflowError:
+        latest = datetime.max.replace(tzinfo=UTC)
+    return received, -((EPOCH - earliest) // MILLISECOND), (latest - EPOCH) // MILLISECOND
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    st.sampled_from([None, UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=11))]),
+    st.one_of(
+        st.timedeltas(min_value=timedelta(0)), st.sampled_from([timedelta(minutes=5), timedelta(microseconds=1500)])
+    ),
+    st.one_of(st.timedeltas(min_value=timedelta(0)), st.sampled_from([timedelta(days=30), timedelta(days=10**6)])),
+)
+def test_context_bounds_are_the_shifted_times_rounded_inwards(
+    at: datetime, zone: timezone | None, skew: timedelta, age: timedelta
+) -> None:
+    from forewarn.processors.normalize import SignalContext
+
+    received_at = at.replace(tzinfo=zone)
+    try:
+        received_at.astimezone(UTC)
+    except OverflowError:
+        return  # no UTC instant at the calendar's edge
+    ctx = SignalContext.of("json", received_at, max_future_skew=skew, max_age=age)
+    received, earliest_ms, latest_ms = _reference_bounds(received_at, skew, age)
+    assert (ctx.received_at, ctx.earliest_ms, ctx.latest_ms) == (received, earliest_ms, latest_ms)
+    assert ctx.received_at.tzinfo is UTC

@@ -37,6 +37,7 @@ from forewarn.streams.recovery import ForewarnTableManager
 from forewarn.streams.restore import BulkRestoredTable
 from forewarn.streams.targeting import Targeting
 from forewarn.streams.topics import Topics
+from forewarn.streams.transport import App
 from forewarn.topics import OVERSIZE_HEADROOM_BYTES, TopicNames
 from forewarn.web.features import features
 from forewarn.web.server import WebContext, WebServer
@@ -98,7 +99,7 @@ def create_app(
 ) -> tuple[faust.App, Stages]:
     clock = clock or SystemClock()
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # Faust won't create it for a pipeline-only worker
-    app = faust.App(
+    app = App(
         settings.app_id,
         broker=f"kafka://{settings.kafka}",
         broker_credentials=_credentials(settings),

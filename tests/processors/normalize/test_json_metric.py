@@ -359,7 +359,24 @@ def test_the_typed_decoder_packs_a_plain_body() -> None:
     assert signals[1] == json_metric._checked_sample(flagged[1], 1, CTX)
 
 
-@pytest.mark.parametrize("body", [b"\xff", b"[1", b"", b"NaN", b'"\\ud800"'])
+_PLAIN_TEXT = '{"service":"db","metric":"error_rate","value":%s,"timestamp":%s}'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff",
+        b"[1",
+        b"",
+        b"NaN",
+        b'"\\ud800"',
+        (_PLAIN_TEXT % ("1.8e308", 1714557540)).encode(),  # beyond a double: no infinity gets through
+        (_PLAIN_TEXT % ("1", 0)).encode(),
+        (_PLAIN_TEXT % ("1", -1714557540)).encode(),
+        (_PLAIN_TEXT % ("1", 10**14)).encode(),
+        (_PLAIN_TEXT % ("1", "true")).encode(),
+    ],
+)
 def test_a_body_the_typed_decoder_refuses_gets_the_generic_verdict(body: bytes) -> None:
     assert _outcome(lambda: json_metric.packed(body, CTX)) == _outcome(
         lambda: json_metric.signals(json_metric.parse_json(body), CTX)

@@ -21,6 +21,7 @@ whatever the faster ones accept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from math import isfinite
 from typing import Annotated, Literal
 
@@ -63,6 +64,9 @@ def normalize(doc: object, ctx: SignalContext) -> list[ObservabilityEvent]:
     return [_sample(doc, None, ctx)]
 
 
+_EPOCH_RANGE = msgspec.Meta(gt=0, lt=_FAST_EPOCH_LIMIT)
+
+
 class _Plain(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """A sample in the common shape, as msgspec's typed decoder reads it (checks done in C).
 
@@ -74,7 +78,8 @@ class _Plain(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     service: Annotated[str, msgspec.Meta(min_length=1)]
     metric: Literal["error_rate", "latency_p99_ms", "availability"]
     value: int | float
-    timestamp: int | float
+    #: Epoch seconds or milliseconds in (0, 1e14); others are for the generic path to judge.
+    timestamp: Annotated[int, _EPOCH_RANGE] | Annotated[float, _EPOCH_RANGE]
     region: str | None = None
     labels: dict[str, str] | None = None
 
@@ -97,42 +102,43 @@ def packed(body: bytes, ctx: SignalContext) -> list[ObservabilityEvent | Samples
         return signals(parse_json(body), ctx)
     items, indexed = (decoded, True) if type(decoded) is list else ([decoded], False)
     out: list[ObservabilityEvent | Samples] = []
-    series: Samples | None = None
     earliest, latest = ctx.earliest_ms, ctx.latest_ms
-    finite = isfinite
+    int_limit, exact_limit, ms_threshold = _FAST_INT_LIMIT, _EXACT_MS_LIMIT, EPOCH_MS_THRESHOLD
+    # the open series, in locals: attribute lookups were a good part of this loop's cost
+    service: str | None = None
+    region = metric = ""
+    add_at: Callable[[int], None] = _nowhere
+    add_value: Callable[[float], None] = _nowhere
     for index, sample in enumerate(items):
         value = sample.value
         timestamp = sample.timestamp
         labels = sample.labels
-        if (
-            (type(value) is float or -_FAST_INT_LIMIT <= value <= _FAST_INT_LIMIT)
-            and 0 < timestamp < _FAST_EPOCH_LIMIT
-            and (labels is None or _plain_labels(labels))
-        ):
-            if type(timestamp) is int and timestamp < _EXACT_MS_LIMIT:
-                at = timestamp if timestamp >= EPOCH_MS_THRESHOLD else timestamp * 1000
+        if (type(value) is float or -int_limit <= value <= int_limit) and (labels is None or _plain_labels(labels)):
+            if type(timestamp) is int and timestamp < exact_limit:
+                at = timestamp if timestamp >= ms_threshold else timestamp * 1000
             else:
                 at = (to_millis(epoch_to_datetime(timestamp)) - EPOCH) // MILLISECOND
-            number = value if type(value) is float else float(value)
-            if finite(number) and earliest <= at <= latest:
-                service, region, metric = sample.service, sample.region or "global", sample.metric
-                if (
-                    series is not None
-                    and series.service == service
-                    and series.region == region
-                    and series.metric == metric
-                ):
-                    series.at.append(at)
-                    series.values.append(number)
+            if earliest <= at <= latest:
+                # finite: msgspec refuses NaN, Infinity and literals beyond a double's range
+                number = value if type(value) is float else float(value)
+                if sample.service == service and sample.metric == metric and (sample.region or "global") == region:
+                    add_at(at)
+                    add_value(number)
                 else:
+                    service, region, metric = sample.service, sample.region or "global", sample.metric
                     series = Samples(service, region, metric, [at], [number])
+                    add_at, add_value = series.at.append, series.values.append
                     out.append(series)
                 continue
         # the generic path's verdict on the same object (its keys are exactly the fields)
         doc = {name: getattr(sample, name) for name in _PLAIN_FIELDS}
         out.append(_sample(doc, index if indexed else None, ctx))
-        series = None
+        service = None  # what follows comes after this event
     return out
+
+
+def _nowhere(_: float) -> None:
+    """Where samples would go before a series is open (never called: no series matches None)."""
 
 
 def signals(doc: object, ctx: SignalContext) -> list[ObservabilityEvent | Samples]:

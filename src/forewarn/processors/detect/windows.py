@@ -72,6 +72,8 @@ def add_until_due(
         due_at = start + spec.size + grace
     high: int | None = None
     late = invalid = 0
+    open_bucket: int | None = None  # the bucket the last sample went to, and its samples
+    samples: dict[int, float] = {}
     end = len(times)
     while index < end:
         ts, value = times[index], values[index]
@@ -80,17 +82,18 @@ def add_until_due(
             invalid += 1
             continue
         bucket = ts - ts % step
-        if next_start is not None and bucket < next_start:
-            late += 1
-            continue
-        samples = buckets.get(bucket)
-        if samples is None:
-            buckets[bucket] = {ts: value}
-            if next_start is None and (due_at is None or bucket + step + grace < due_at):
-                due_at = bucket + step + grace  # the earliest bucket moved: so did the first window
-        else:
-            known = samples.get(ts)
-            samples[ts] = value if known is None else max(known, value)
+        if bucket != open_bucket:  # samples come in order, most of a bucket's after one another
+            if next_start is not None and bucket < next_start:
+                late += 1
+                continue
+            found = buckets.get(bucket)
+            if found is None:
+                found = buckets[bucket] = {}
+                if next_start is None and (due_at is None or bucket + step + grace < due_at):
+                    due_at = bucket + step + grace  # the earliest bucket moved: so did the first window
+            open_bucket, samples = bucket, found
+        known = samples.get(ts)
+        samples[ts] = value if known is None else max(known, value)
         if high is None or ts > high:
             high = ts
         if max_ts is None or ts > max_ts:

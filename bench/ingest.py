@@ -10,14 +10,16 @@ One broker (started here), one prefilled raw topic, three consumers of it side b
 
 Workload: JSON metric samples for ``--keys`` service/region series, ``--samples`` per message
 (the JSON format takes an array), values under every threshold so detection windows all of
-them without opening incidents. Two workloads by default: one sample a message (where the
-ratio to the no-op agent is best) and fifty (where events/s is: per-message costs amortise, and
-normalisation becomes the cost). The last line is one JSON object: the most batched workload's
-figures, then every workload's. ``--transport confluent`` tries faust-streaming's confluent
-driver for both Faust consumers (here, with faust-streaming 0.15.3, its no-op agent consumed
-nothing in ten minutes).
+them without opening incidents. The first workload is the headline, the one the targets are
+judged on together: forewarn at >= 0.8 of the no-op agent's messages/s *and* >= 50k events/s.
+The no-op agent reads 4-7k messages/s here, so 0.8 of it makes 50k events/s only from about
+fifteen samples a message; the default is 15, then one sample a message (the ratio's best
+case) and fifty (events/s' best case: per-message costs amortise, per-sample work is the cost).
+The last line is one JSON object: the headline's figures, then every workload's. ``--transport
+confluent`` tries faust-streaming's confluent driver for both Faust consumers (here, with
+faust-streaming 0.15.3, its no-op agent consumed nothing in ten minutes).
 
-    .venv/bin/python bench/ingest.py [--messages 20000] [--samples 1,50] [--keys 40]
+    .venv/bin/python bench/ingest.py [--messages 20000] [--samples 15,1,50] [--keys 40]
 """
 
 from __future__ import annotations
@@ -277,7 +279,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=20000, help="raw messages per workload")
     parser.add_argument(
-        "--samples", default="1,50", help="metric samples per raw message, one workload each (default 1,50)"
+        "--samples",
+        default="15,1,50",
+        help="metric samples per raw message, one workload each; the first is the headline (default 15,1,50)",
     )
     parser.add_argument("--keys", type=int, default=40, help="service/region series")
     parser.add_argument("--partitions", type=int, default=4)
@@ -298,9 +302,9 @@ def main() -> None:
         ]
     finally:
         broker.stop()
-    # The headline is the most batched workload (events/s is what it is for); every workload's
-    # figures follow, because the ratio to a no-op Faust agent is best with one sample a message.
-    headline = max(results, key=lambda r: r["samples_per_message"])
+    # The headline is the first workload, where both targets are judged; every workload's
+    # figures follow (the ratio is best at one sample a message, events/s at the most).
+    headline = results[0]
     print(json.dumps({**headline, "transport": args.transport, "workloads": results}))
 
 

@@ -15,15 +15,13 @@ judged on together: forewarn at >= 0.8 of the no-op agent's messages/s *and* >= 
 The no-op agent reads 4-7k messages/s here, so 0.8 of it makes 50k events/s only from about
 fifteen samples a message; the default is 15, then one sample a message (the ratio's best
 case) and fifty (events/s' best case: per-message costs amortise, per-sample work is the cost).
-Each workload runs ``--repeat`` times (2) on fresh topics, and each consumer's fastest run
-counts: this machine's speed drifts by tens of percent over minutes (the no-op agent has read
-3.4k and 7.3k messages/s on one day), and a slow spell under one consumer alone would skew
-the ratio; ``runs`` lists each run's own ratio. The last line is one JSON object: the
-headline's figures, then every workload's. ``--transport
+Each workload runs ``--repeat`` times (3) on fresh topics and reports medians, the ratio the
+median of each run's own (``median_of`` says why); ``runs`` lists those. The last line is one
+JSON object: the headline's figures, then every workload's. ``--transport
 confluent`` tries faust-streaming's confluent driver for both Faust consumers (here, with
 faust-streaming 0.15.3, its no-op agent consumed nothing in ten minutes).
 
-    .venv/bin/python bench/ingest.py [--messages 20000] [--samples 15,1,50] [--keys 40] [--repeat 2]
+    .venv/bin/python bench/ingest.py [--messages 20000] [--samples 15,1,50] [--keys 40] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -276,15 +275,18 @@ def measure(
     }
 
 
-def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Each consumer's fastest run, the ratio between those: the machine's load drifts by tens of
-    percent over minutes, and one slow spell under one consumer would skew the ratio."""
-    best = {
-        key: max(run[key] for run in runs)
-        for key in ("events_per_s", "messages_per_s", "noop_faust_messages_per_s", "bare_consumer_messages_per_s")
-    }
-    ratio = best["messages_per_s"] / best["noop_faust_messages_per_s"]
-    return {**runs[0], **best, "ratio_vs_noop_faust": round(ratio, 3), "runs": [r["ratio_vs_noop_faust"] for r in runs]}
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each figure's median over the runs, the ratio the median of each run's own ratio.
+
+    This machine's speed drifts by tens of percent within a minute (the no-op agent has read
+    4.5k and 6.5k messages/s in consecutive runs), and the two Faust consumers of one run, back
+    to back, share a spell more often than runs minutes apart do: a run's own ratio is the
+    steadier figure, and the median keeps one odd run from deciding.
+    """
+    figures = ("events_per_s", "messages_per_s", "noop_faust_messages_per_s", "bare_consumer_messages_per_s")
+    middle = {key: round(statistics.median(run[key] for run in runs)) for key in figures}
+    ratios = [run["ratio_vs_noop_faust"] for run in runs]
+    return {**runs[0], **middle, "ratio_vs_noop_faust": round(statistics.median(ratios), 3), "runs": ratios}
 
 
 def main() -> None:
@@ -301,7 +303,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=40, help="service/region series")
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--transport", choices=["kafka", "confluent"], default="kafka")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per workload; each consumer's best counts")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per workload; the medians count")
     args = parser.parse_args()
 
     from forewarn.broker.local import LocalKafka
@@ -318,10 +320,11 @@ def main() -> None:
                 measure(broker, scratch, args.messages, int(n), args.keys, args.partitions, args.transport, rep)
                 for rep in range(args.repeat)
             ]
-            results.append(best_of(runs))
-            best = results[-1]
-            print(f"best of {args.repeat} at {n} samples a message: {best['events_per_s']:,} events/s, "
-                  f"{best['ratio_vs_noop_faust']:.2f} of no-op Faust", flush=True)  # fmt: skip
+            results.append(median_of(runs))
+            middle = results[-1]
+            print(f"median of {args.repeat} at {n} samples a message: {middle['events_per_s']:,} events/s, "
+                  f"{middle['ratio_vs_noop_faust']:.2f} of no-op Faust (runs: {middle['runs']})",
+                  flush=True)  # fmt: skip
     finally:
         broker.stop()
     # The headline is the first workload, where both targets are judged; every workload's

@@ -79,7 +79,9 @@ class SignalContext(NamedTuple):
 
     @classmethod
     def of(cls, source: str, received_at: datetime, *, max_future_skew: timedelta, max_age: timedelta) -> SignalContext:
-        received = to_millis(received_at if received_at.tzinfo is UTC else _as_utc(received_at))
+        received = received_at if received_at.tzinfo is UTC else _as_utc(received_at)
+        if received.microsecond % 1000:
+            received = to_millis(received)
         earliest = _shifted(received, -max_age, datetime.min)
         latest = _shifted(received, max_future_skew, datetime.max)
         received_ms = (received - EPOCH) // MILLISECOND

@@ -68,7 +68,8 @@ def add_until_due(
     # the next window is due once max_ts reaches ``due_at`` (see ``due``); None: no buckets
     due_at: int | None = None
     if buckets:
-        due_at = _first_open(series, spec) + spec.size + grace
+        start = next_start if next_start is not None else min(buckets) - spec.size + step
+        due_at = start + spec.size + grace
     high: int | None = None
     late = invalid = 0
     open_bucket: int | None = None  # the bucket the last sample went to, and its samples
@@ -107,12 +108,8 @@ def due(series: Series, spec: WindowSpec) -> bool:
     """Cheap test, per sample: has the watermark passed the end of the next window?"""
     if series.max_ts is None or not series.buckets:
         return False
-    return _first_open(series, spec) + spec.size <= series.max_ts - spec.grace
-
-
-def _first_open(series: Series, spec: WindowSpec) -> int:
-    """Start of the earliest window not yet evaluated (the series has buckets)."""
-    return series.next_start if series.next_start is not None else min(series.buckets) - spec.size + spec.step
+    start = series.next_start if series.next_start is not None else min(series.buckets) - spec.size + spec.step
+    return start + spec.size <= series.max_ts - spec.grace
 
 
 def close_windows(series: Series, spec: WindowSpec) -> list[ClosedWindow]:
@@ -120,7 +117,7 @@ def close_windows(series: Series, spec: WindowSpec) -> list[ClosedWindow]:
     if series.max_ts is None or not series.buckets:
         return []
     watermark = series.max_ts - spec.grace
-    start = _first_open(series, spec)
+    start = series.next_start if series.next_start is not None else min(series.buckets) - spec.size + spec.step
     closed: list[ClosedWindow] = []
     while start + spec.size <= watermark:
         total, count = 0.0, 0

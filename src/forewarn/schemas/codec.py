@@ -264,8 +264,7 @@ def decode(data: bytes, model: type[T]) -> T:
             "wrong_type",
         )
     if entry.trusted:
-        body = _read_body(data, entry)
-        return model.adopted(body, set(body))
+        return _adopted(model, _read_body(data, entry))
     return _validate(model, _read_body(data, entry), entry)
 
 
@@ -343,6 +342,20 @@ def _read_body(data: bytes, entry: _Entry) -> dict[str, Any]:
             "undecodable",
         )
     return body
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _adopted(model: type[T], body: dict[str, Any]) -> T:
+    """The record validation would build from ``body`` (every field present, all plain)."""
+    record = _new(model)
+    _set(record, "__dict__", body)
+    _set(record, "__pydantic_fields_set__", set(body))
+    _set(record, "__pydantic_extra__", None)
+    _set(record, "__pydantic_private__", None)
+    return record
 
 
 def _validate(model: type[T], body: dict[str, Any], entry: _Entry) -> T:

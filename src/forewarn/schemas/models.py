@@ -66,19 +66,12 @@ class Record(BaseModel):
         if len(fields) != len(self.__dict__):
             unknown = sorted(set(changes) - set(self.__dict__))
             raise TypeError(f"{type(self).__name__} has no field {', '.join(unknown)}")
-        return type(self).adopted(fields, self.__pydantic_fields_set__ | changes.keys())
-
-    @classmethod
-    def adopted(cls, fields: dict[str, Any], fields_set: set[str]) -> Self:
-        """The record holding ``fields`` (the dict itself) without validating them: the four
-        attributes pydantic's own construction sets, for callers that have already checked
-        every value (``replaced``, the codec's flat records, the source adapters' events)."""
-        record = _new(cls)
-        _set(record, "__dict__", fields)
-        _set(record, "__pydantic_fields_set__", fields_set)
-        _set(record, "__pydantic_extra__", None)
-        _set(record, "__pydantic_private__", None)
-        return record
+        new = _new(type(self))
+        _set(new, "__dict__", fields)
+        _set(new, "__pydantic_fields_set__", self.__pydantic_fields_set__ | changes.keys())
+        _set(new, "__pydantic_extra__", None)
+        _set(new, "__pydantic_private__", None)
+        return new
 
 
 class SignalStatus(StrEnum):

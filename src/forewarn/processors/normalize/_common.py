@@ -267,6 +267,10 @@ def build_event(
     )
 
 
+_new_event = ObservabilityEvent.__new__
+_set = object.__setattr__
+
+
 def construct_event(fields: dict[str, object]) -> ObservabilityEvent:
     """``ObservabilityEvent.model_construct`` for a dict holding every field, at a tenth of its cost.
 
@@ -275,7 +279,12 @@ def construct_event(fields: dict[str, object]) -> ObservabilityEvent:
     overhead. This sets the same four attributes it sets; pydantic is pinned and a test
     compares the two.
     """
-    return ObservabilityEvent.adopted(fields, set(_EVENT_FIELDS))
+    event = _new_event(ObservabilityEvent)
+    _set(event, "__dict__", fields)
+    _set(event, "__pydantic_fields_set__", set(_EVENT_FIELDS))
+    _set(event, "__pydantic_extra__", None)
+    _set(event, "__pydantic_private__", None)
+    return event
 
 
 # --- parsing ------------------------------------------------------------------------------------

@@ -382,9 +382,3 @@ def test_a_body_the_typed_decoder_refuses_gets_the_generic_verdict(body: bytes) 
         lambda: json_metric.signals(json_metric.parse_json(body), CTX)
     )
     assert isinstance(_outcome(lambda: json_metric.packed(body, CTX)), tuple)
-
-
-def test_the_typed_shape_names_exactly_the_metrics() -> None:
-    from typing import get_args
-
-    assert set(get_args(json_metric._Metric)) == set(json_metric.METRICS)

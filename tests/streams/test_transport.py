@@ -147,6 +147,6 @@ def test_every_record_reaches_the_agent_once_in_order_through_a_full_buffer(sett
     for partition in {p for p, _, _ in seen}:
         offsets = [offset for p, offset, _ in seen if p == partition]
         assert offsets == list(range(len(offsets)))  # in order, none skipped
-    # A four-record buffer is full long before a fetch is handed on: those deliveries finished
-    # as tasks, so the path that waits is the one tested here, not only the usual one.
+    # A four-record buffer behind an agent slower than one record a turn fills: those deliveries
+    # finished as tasks, so the path that waits is the one tested here, not only the usual one.
     assert result["deferred"] > 0

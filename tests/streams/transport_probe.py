@@ -1,13 +1,14 @@
 """A Faust worker on forewarn's transport that records every record its agent sees, then exits.
 
 Run by tests/streams/test_transport.py as ``python transport_probe.py SETTINGS_JSON TOPIC
-EXPECTED OUT``: the stream buffer is a few records deep, so the consumer's eager delivery meets
-a full buffer and must finish those deliveries as tasks; the agent is a plain ``stream.events()``
-loop, the way forewarn's agents read.
+EXPECTED OUT``: the stream buffer is a few records deep and the agent takes a few turns of the
+event loop per record, so the consumer's eager delivery meets a full buffer and must finish
+those deliveries as tasks; the agent is a plain ``stream.events()`` loop, as forewarn's read.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -21,6 +22,7 @@ from forewarn.config import Settings
 from forewarn.streams.transport import App
 
 BUFFER = 4
+SLOWER = 3
 
 
 def main(settings_json: str, topic: str, expected: int, out: Path) -> None:
@@ -41,6 +43,8 @@ def main(settings_json: str, topic: str, expected: int, out: Path) -> None:
     @app.agent(source, name="probe")
     async def probe(stream: Any) -> None:
         async for event in stream.events():
+            for _ in range(SLOWER):  # a few turns of the loop per event: the consumer hands on
+                await asyncio.sleep(0)  # one per turn, so the buffer fills and deliveries wait
             seen.append((event.message.partition, event.message.offset, event.value.decode()))
             if len(seen) == expected:
                 deferred = app.consumer.deferred_deliveries

@@ -19,16 +19,22 @@ the suspend flag, the service's stopped and crashed flags), ``asyncio.wait`` and
 cancellations per record, so that a callback blocked on a full stream buffer gives way when a
 rebalance suspends the flow. The callback almost never blocks: it decodes the record and puts
 it on a queue that has room. bench/ingest.py's no-op agent spends about a third of its time
-there; at fifteen samples a message that was 80 of its ~90 us per record, and forewarn's whole
-ingest path (decode, normalise, group, detect: ~35 us) came to 0.68-0.71 of the no-op agent,
-0.92-1.03 once this consumer ran the callback eagerly.
+there, and forewarn's whole ingest path (decode, normalise, group, detect: ~35 us a message at
+fifteen samples) came to 0.68-0.71 of it. With the callback run eagerly (below), the same
+no-op agent reads 24-26k messages/s to stock Faust's 13k, and forewarn 1.06-1.14 of stock.
 
 So ``_Consumer._drain_messages`` is faust-streaming 0.15.3's loop with one change: the callback
 coroutine takes its first step in the loop itself, and only when it suspends (a full buffer,
 the producer's buffer, flow control) is the rest run as a task under the same ``wait_first``
-as before: what Python 3.12's eager tasks do, on 3.11. The loop otherwise yields to the event
-loop every hundred records, as upstream's does. ``UPSTREAM_DRAIN_SHA256`` pins the source this
-copy was made from; tests/streams/test_transport.py fails when an upgrade changes it.
+as before: what Python 3.12's eager tasks do, on 3.11. The loop still gives the event loop a
+turn after every record, as the ``wait_first`` did: a stream's iterator takes one event per
+turn (it sleeps(0) before each), so a loop handing on more than one per turn outruns it, fills
+its buffer, and Faust takes the partition out of the fetch; the next fetch, naming only
+partitions that have nothing buffered, then waits out its whole second. Yielding every hundred
+records, as upstream's loop also does, the no-op agent stalled for a second at a time and read
+7k messages/s to stock Faust's 13k; yielding after each, 20-24k.
+``UPSTREAM_DRAIN_SHA256`` pins the source this copy was made from;
+tests/streams/test_transport.py fails when an upgrade changes it.
 """
 
 from __future__ import annotations
@@ -54,12 +60,9 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         return consumer
 
 
-#: sha256 of ``inspect.getsource(faust.transport.consumer.Consumer._drain_messages)`` in the
+#: The first 16 hex digits of the sha256 of ``inspect.getsource(faust.transport.consumer.Consumer._drain_messages)`` in the
 #: faust-streaming release ``_Consumer._drain_messages`` was copied from (0.15.3).
 UPSTREAM_DRAIN_SHA256 = "44a2500309e83c63"
-
-#: Records handed on between turns given to the event loop, as upstream's loop does.
-YIELD_EVERY = 100
 
 
 async def finish(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
@@ -111,7 +114,6 @@ class _Consumer(driver.Consumer):
         unset_flag = self.diag.unset_flag
         commit_every = self._commit_every
         acks_enabled_for = self.app.topics.acks_enabled_for
-        num_since_yield = 0
         sleep = asyncio.sleep
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
@@ -120,10 +122,7 @@ class _Consumer(driver.Consumer):
                 await self.sleep(0)  # getmany may be called in a loop that never yields
                 if not self.should_stop:
                     async for tp, message in ait:
-                        num_since_yield += 1
-                        if num_since_yield > YIELD_EVERY:
-                            await sleep(0)
-                            num_since_yield = 0
+                        await sleep(0)  # one record a turn, as the streams take them (see above)
                         offset = message.offset
                         r_offset = get_read_offset(tp)
                         if r_offset is None or offset >= r_offset:

@@ -60,8 +60,8 @@ class _ConsumerThread(driver.AIOKafkaConsumerThread):
         return consumer
 
 
-#: The first 16 hex digits of the sha256 of ``inspect.getsource(faust.transport.consumer.Consumer._drain_messages)`` in the
-#: faust-streaming release ``_Consumer._drain_messages`` was copied from (0.15.3).
+#: The first 16 hex digits of the sha256 of the source of faust-streaming's
+#: ``Consumer._drain_messages`` in the release ``_Consumer._drain_messages`` was copied from (0.15.3).
 UPSTREAM_DRAIN_SHA256 = "44a2500309e83c63"
 
 

@@ -17,11 +17,11 @@ Workload: JSON metric samples for ``--keys`` service/region series, ``--samples`
 (the JSON format takes an array), values under every threshold so detection windows all of
 them without opening incidents. The first workload is the headline, the one the targets are
 judged on together: forewarn at >= 0.8 of the no-op agent's messages/s *and* >= 50k events/s.
-The stock no-op agent reads 4-12k messages/s here (the machine's speed drifts), so 50k
+The stock no-op agent reads 3-14k messages/s here (the machine's speed drifts), so 50k
 events/s takes about fifteen samples a message on a slow spell; the default is 15, then one
-sample a message (the ratio's hardest case now: per-message costs dominate, forewarn's and
-Faust's) and fifty (events/s' best case: per-message costs amortise, per-sample work is the
-cost). Each workload runs ``--repeat`` times (3) on fresh topics and reports medians, the
+sample a message (per-message costs dominate, so the transport's gain shows most) and fifty
+(events/s' best case and the ratio's hardest: per-message costs amortise, per-sample work is
+the cost). Each workload runs ``--repeat`` times (3) on fresh topics and reports medians, the
 ratios the medians of each run's own (``median_of`` says why); ``runs`` lists the ratios vs
 stock Faust. The last line is one JSON object: the headline's figures, then every workload's.
 ``--transport confluent`` tries faust-streaming's confluent driver for the Faust consumers

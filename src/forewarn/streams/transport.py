@@ -21,7 +21,8 @@ rebalance suspends the flow. The callback almost never blocks: it decodes the re
 it on a queue that has room. bench/ingest.py's no-op agent spends about a third of its time
 there, and forewarn's whole ingest path (decode, normalise, group, detect: ~35 us a message at
 fifteen samples) came to 0.68-0.71 of it. With the callback run eagerly (below), the same
-no-op agent reads 24-26k messages/s to stock Faust's 13k, and forewarn 1.06-1.14 of stock.
+no-op agent reads 17-29k messages/s to stock Faust's 6-14k in the same runs, and forewarn
+1.06-1.14 of stock at fifteen samples a message.
 
 So ``_Consumer._drain_messages`` is faust-streaming 0.15.3's loop with one change: the callback
 coroutine takes its first step in the loop itself, and only when it suspends (a full buffer,
@@ -32,7 +33,7 @@ turn (it sleeps(0) before each), so a loop handing on more than one per turn out
 its buffer, and Faust takes the partition out of the fetch; the next fetch, naming only
 partitions that have nothing buffered, then waits out its whole second. Yielding every hundred
 records, as upstream's loop also does, the no-op agent stalled for a second at a time and read
-7k messages/s to stock Faust's 13k; yielding after each, 20-24k.
+7k messages/s to stock Faust's 13k; yielding after each gives the figures above.
 ``UPSTREAM_DRAIN_SHA256`` pins the source this copy was made from;
 tests/streams/test_transport.py fails when an upgrade changes it.
 """
